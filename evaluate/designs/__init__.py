@@ -1,0 +1,1 @@
+"""Research designs: intervention timing and the analysis frames estimators are fitted on."""

@@ -1,0 +1,1 @@
+"""Derived harm measures: rates per population and the weighted harm index."""

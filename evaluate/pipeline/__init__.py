@@ -1,0 +1,1 @@
+"""The pipeline: config -> sources -> validation -> panel -> analyses -> outputs."""
