@@ -115,6 +115,8 @@ def loads_yaml(text: str, *, source: str = "<string>") -> Any:
                 f"YAML tag {tag} is not allowed: configs are data, not code; remove the tag and "
                 "write the value as plain YAML"
             )
+        if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
         raise ConfigError(f"{source}: {at}: {problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: invalid YAML: {exc}") from None

@@ -196,6 +196,9 @@ def _read_header(path: Path, cfg: SourceConfig, where: str) -> list[str]:
 
 
 def _read_csv(cfg: SourceConfig, path: Path, where: str, columns: list[str] | None) -> RawSource:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     header = _read_header(path, cfg, where)
     names, renamed, missing = _rename(cfg, header)
     dupes = _duplicates(names)
@@ -204,36 +207,49 @@ def _read_csv(cfg: SourceConfig, path: Path, where: str, columns: list[str] | No
         for i, (c, n) in enumerate(zip(header, names, strict=True))
         if c not in cfg.ignore_columns and (columns is None or n in columns or n in dupes)
     ]
-    encoding = "utf-8-sig" if cfg.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else cfg.encoding
+    positional = [f"__c{i}" for i in range(len(header))]
+    wanted = [positional[i] for i in keep]
+    encoding = cfg.encoding.lower().replace("_", "-")
     try:
-        frame = pd.read_csv(
+        # pyarrow checks every row's field count (pandas silently drops or shifts extra fields
+        # when reading a subset of columns), reads only the wanted columns, and keeps every cell
+        # as text so suppression markers survive until they are parsed
+        table = pacsv.read_csv(
             path,
-            sep=cfg.delimiter,
-            header=0,
-            names=[f"__c{i}" for i in range(len(header))],
-            usecols=[f"__c{i}" for i in keep],
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding=encoding,
-            skipinitialspace=False,
-            engine="c",
+            read_options=pacsv.ReadOptions(
+                column_names=positional,
+                skip_rows=1,
+                encoding="utf8" if encoding in ("utf-8", "utf8", "utf-8-sig") else cfg.encoding,
+                block_size=1 << 24,
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=cfg.delimiter),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=wanted,
+                column_types={c: pa.string() for c in wanted},
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{where}: not valid {cfg.encoding} text (byte {exc.object[exc.start]:#04x} at offset "
-            f"{exc.start}); set encoding: on this source (e.g. cp1252), or re-save it as UTF-8"
-        ) from None
-    except pd.errors.ParserError as exc:
-        detail = str(exc).strip().splitlines()[-1]
-        raise DataError(
-            f"{where}: cannot parse the CSV ({detail}); check the delimiter (delimiter: '{cfg.delimiter}' "
-            "is in use), quoting, and rows with extra fields"
-        ) from None
-    except (ValueError, MemoryError) as exc:
-        raise DataError(f"{where}: cannot read the CSV ({short(str(exc), 200)})") from None
-    if frame.empty:
+    except pa.ArrowInvalid as exc:
+        detail = str(exc)
+        if "Expected" in detail and "columns" in detail:
+            raise DataError(
+                f"{where}: a row does not have the header's {len(header)} fields "
+                f"({short(detail.removeprefix('CSV parse error: '), 80)}); check the delimiter "
+                f"(delimiter: '{cfg.delimiter}' is in use), quoting, and trailing separators"
+            ) from None
+        if "UTF8" in detail or "utf8" in detail.lower():
+            raise DataError(
+                f"{where}: not valid {cfg.encoding} text; set encoding: on this source (e.g. "
+                "cp1252 or latin-1), or re-save the file as UTF-8"
+            ) from None
+        raise DataError(f"{where}: cannot parse the CSV ({short(detail, 160)})") from None
+    except (pa.ArrowException, OSError, LookupError) as exc:
+        raise DataError(f"{where}: cannot read the CSV ({short(str(exc), 160)})") from None
+    if table.num_rows == 0:
         raise DataError(f"{where}: the file has a header but no data rows; export the data again")
+    frame = table.to_pandas()
     frame.columns = [names[i] for i in keep]
     if dupes:
         # keep the first of each duplicated name so later checks see one column; report all

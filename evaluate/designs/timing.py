@@ -104,8 +104,8 @@ def add_timing(
         if missing:
             raise AnalysisError(
                 f"{context}.treated_areas: {', '.join(repr(m) for m in missing[:5])} not in the "
-                f"panel{suggest(missing[0], areas)} The panel's areas come from "
-                f"{panel.report.area_source}."
+                f"panel{suggest(missing[0], areas)}; fix the code, or add the area to "
+                f"{panel.report.area_source} (where the panel's areas come from)"
             )
         starts = {a: start for a in intervention.treated_areas or []}
         kind = "single start"
