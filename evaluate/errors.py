@@ -23,6 +23,7 @@ __all__ = [
     "AnalysisError",
     "OutputError",
     "suggest",
+    "plural",
     "where",
     "short",
 ]
@@ -88,7 +89,10 @@ class OutputError(EvaluateError):
 
 
 def suggest(value: str, options: Iterable[str]) -> str:
-    """Return ``"; did you mean 'x'?"`` for the nearest option, or an empty string.
+    """Return ``" (did you mean 'x'?)"`` for the nearest option, or an empty string.
+
+    The text is a parenthetical, so it fits anywhere in a sentence. A match that differs only in
+    case (``a1`` for ``A1``) is preferred; otherwise the closest spelling by difflib.
 
     Parameters
     ----------
@@ -97,8 +101,18 @@ def suggest(value: str, options: Iterable[str]) -> str:
     options
         The valid spellings.
     """
-    matches = difflib.get_close_matches(str(value), [str(o) for o in options], n=1, cutoff=0.6)
-    return f"; did you mean '{matches[0]}'?" if matches else ""
+    opts = [str(o) for o in options]
+    text = str(value)
+    folded = {o.casefold(): o for o in opts}
+    if text.casefold() in folded and folded[text.casefold()] != text:
+        return f" (did you mean '{folded[text.casefold()]}'?)"
+    matches = difflib.get_close_matches(text.casefold(), list(folded), n=1, cutoff=0.6)
+    return f" (did you mean '{folded[matches[0]]}'?)" if matches else ""
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``"1 cell"``, ``"3 cells"`` (with thousands separators)."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
 def where(*parts: object) -> str:

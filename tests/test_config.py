@@ -39,12 +39,12 @@ def test_config_is_frozen() -> None:
 @pytest.mark.parametrize(
     ("mutate", "phrase"),
     [
-        (lambda c: c.update(outputz={}), r"outputz: unknown key 'outputz'; did you mean 'outputs'\?"),
-        (lambda c: c["analyses"][0].update(methd="x"), r"analyses\[0\]\.methd: unknown key 'methd'; did you mean 'method'\?"),
-        (lambda c: c["analyses"][0].update(outcome=["x"]), r"did you mean 'outcomes'\?.*Valid keys here: name, intervention"),
-        (lambda c: c["data"]["sources"][0].update(delimter=";"), r"data\.sources\[0\]\.delimter: unknown key 'delimter'; did you mean 'delimiter'\?"),
-        (lambda c: c["outputs"]["disclosure"].update(min_cnt=3), r"did you mean 'min_count'\?"),
-        (lambda c: c["interventions"][0].update(phase_in={"period": 3}), r"interventions\[0\]\.phase_in\.period: unknown key 'period'; did you mean 'periods'\?"),
+        (lambda c: c.update(outputz={}), r"outputz: unknown key 'outputz' \(did you mean 'outputs'\?\)"),
+        (lambda c: c["analyses"][0].update(methd="x"), r"analyses\[0\]\.methd: unknown key 'methd' \(did you mean 'method'\?\)"),
+        (lambda c: c["analyses"][0].update(outcome=["x"]), r"\(did you mean 'outcomes'\?\); valid keys here: name, intervention"),
+        (lambda c: c["data"]["sources"][0].update(delimter=";"), r"data\.sources\[0\]\.delimter: unknown key 'delimter' \(did you mean 'delimiter'\?\)"),
+        (lambda c: c["outputs"]["disclosure"].update(min_cnt=3), r"\(did you mean 'min_count'\?\)"),
+        (lambda c: c["interventions"][0].update(phase_in={"period": 3}), r"interventions\[0\]\.phase_in\.period: unknown key 'period' \(did you mean 'periods'\?\)"),
     ],
 )
 def test_unknown_keys_suggest_the_nearest(mutate: Any, phrase: str) -> None:
@@ -55,17 +55,17 @@ def test_unknown_keys_suggest_the_nearest(mutate: Any, phrase: str) -> None:
 @pytest.mark.parametrize(
     ("mutate", "phrase"),
     [
-        (lambda c: c["analyses"][0].update(method="describ"), r"unknown method 'describ'; did you mean 'describe'\? Expected one of \(describe"),
+        (lambda c: c["analyses"][0].update(method="describ"), r"unknown method 'describ' \(did you mean 'describe'\?\); expected one of \(describe"),
         (lambda c: c["analyses"][0].pop("method"), r"required key 'method' is missing; set it to one of \(describe"),
-        (lambda c: c["data"].update(frequency="monthly"), r"data\.frequency: expected one of \(week, month, quarter, year, financial_year\), got 'monthly'; did you mean 'month'\?"),
+        (lambda c: c["data"].update(frequency="monthly"), r"data\.frequency: expected one of \(week, month, quarter, year, financial_year\), got 'monthly' \(did you mean 'month'\?\)"),
         (lambda c: c["data"]["join"].update(policy="lenient") if "join" in c["data"] else c["data"].update(join={"policy": "lenient"}), r"data\.join\.policy: expected one of \(strict, report\)"),
         (lambda c: c["outputs"]["disclosure"].update(min_count="three"), r"outputs\.disclosure\.min_count: expected an integer, got 'three'"),
-        (lambda c: c["outputs"]["disclosure"].update(min_count=-1), r"min_count: .*greater than or equal to 0"),
+        (lambda c: c["outputs"]["disclosure"].update(min_count=-1), r"outputs\.disclosure\.min_count: must be at least 0, got -1"),
         (lambda c: c.pop("analyses"), r"required key 'analyses' is missing"),
-        (lambda c: c.update(analyses=[]), r"analyses: .*at least 1"),
+        (lambda c: c.update(analyses=[]), r"analyses: needs at least 1 item, got \[\]"),
         (lambda c: c.update(name="bad name"), r"name: 'bad name' is not a valid name; use letters, digits and underscores"),
         (lambda c: c["analyses"][0].update(intervention="nope"), r"intervention 'nope' is not defined under interventions \(defined: scheme, rollout\)"),
-        (lambda c: c["analyses"][0].update(exclude_treated_by=["rolout"]), r"intervention 'rolout' is not defined.*did you mean 'rollout'\?"),
+        (lambda c: c["analyses"][0].update(exclude_treated_by=["rolout"]), r"intervention 'rolout' is not defined.*\(did you mean 'rollout'\?\)"),
         (lambda c: c["interventions"][0].pop("start"), r"interventions\[0\]: needs start and a non-empty treated_areas list, or adoption"),
         (lambda c: c["interventions"][0].update(adoption="adoption"), r"give either start \+ treated_areas .* or adoption .*, not both"),
         (lambda c: c["interventions"][1].update(adoption="harm"), r"adoption source 'harm' has entity 'harm_outcomes'; set its entity to adoption_table"),
@@ -73,14 +73,26 @@ def test_unknown_keys_suggest_the_nearest(mutate: Any, phrase: str) -> None:
         (lambda c: c["data"]["sources"].append(dict(c["data"]["sources"][0])), r"data\.sources: name 'areas' appears more than once"),
         (lambda c: c["analyses"].append(dict(c["analyses"][0])), r"analyses: name 'first_look' appears more than once"),
         (lambda c: c["interventions"][0].update(treated_areas=["A1", "A1"]), r"treated_areas 'A1' appears more than once"),
-        (lambda c: c["data"]["sources"][0].update(delimiter=";;"), r"delimiter: .*at most 1 character"),
+        (lambda c: c["data"]["sources"][0].update(delimiter=";;"), r"data\.sources\[0\]\.delimiter: is longer than 1 character, got ';;'"),
         (lambda c: c["data"].update(sources=[{"name": "a", "path": "x.csv", "entity": "area_lookup"}, {"name": "b", "path": "y.csv", "entity": "area_lookup"}]), r"only one area_lookup source is allowed"),
-        (lambda c: c["analyses"][0].update(ci_level=1.5), r"ci_level: .*less than 1"),
+        (lambda c: c["analyses"][0].update(ci_level=1.5), r"analyses\[0\]\.ci_level: must be less than 1\.0, got 1\.5 \(a proportion such as 0\.95, not a percentage\)"),
         (lambda c: c["data"]["sources"][1].update(suppression={"population": {"markers": ["*"], "lower": 5, "upper": 1}}), r"upper \(1\) must be at least lower \(5\)"),
+        (lambda c: c["outputs"]["disclosure"].update(min_count=True), r"min_count: expected an integer, got True"),
+        (lambda c: c["analyses"][0].update(outcomes="nonfatal_overdoses"), r"analyses\[0\]\.outcomes: expected a list, got 'nonfatal_overdoses'"),
     ],
 )
 def test_bad_values_name_the_key(mutate: Any, phrase: str) -> None:
     with pytest.raises(ConfigError, match=phrase):
+        _parse(mutate=mutate)
+
+
+def test_a_misspelt_required_key_is_reported_as_the_typo() -> None:
+    """`analysis:` for `analyses:` shows the typo, not only 'analyses is missing'."""
+
+    def mutate(c: dict[str, Any]) -> None:
+        c["analysis"] = c.pop("analyses")
+
+    with pytest.raises(ConfigError, match=r"analysis: unknown key 'analysis' \(did you mean 'analyses'\?\)"):
         _parse(mutate=mutate)
 
 

@@ -101,10 +101,10 @@ def test_quarterly_placement_notes_partial_periods(make_project: Any) -> None:
 @pytest.mark.parametrize(
     ("intervention", "phrase"),
     [
-        ({"name": "scheme", "start": "2020-01", "treated_areas": ["A11"]}, r"treated_areas: 'A11' not in the panel; did you mean 'A1'\?; fix the code, or add the area to source 'areas'"),
+        ({"name": "scheme", "start": "2020-01", "treated_areas": ["A11"]}, r"treated_areas: 'A11' not in the panel \(did you mean 'A1'\?\); fix the code, or add the area to source 'areas' \(where the panel's areas come from: A1, A2, A3, A4\)"),
         ({"name": "scheme", "start": "2020-01", "treated_areas": ["Q"]}, r"treated_areas: 'Q' not in the panel; fix the code"),
-        ({"name": "scheme", "start": "2019-01", "treated_areas": ["A1"]}, r"start 2019-01 leaves no treated period with a pre-period"),
-        ({"name": "scheme", "start": "2023-01", "treated_areas": ["A1"]}, r"start 2023-01 leaves no treated period with a pre-period in the data \(2019-01 to 2020-12\)"),
+        ({"name": "scheme", "start": "2019-01", "treated_areas": ["A1"]}, r"start 2019-01 is the first period of the data \(2019-01 to 2020-12\), which leaves no pre-period"),
+        ({"name": "scheme", "start": "2023-01", "treated_areas": ["A1"]}, r"start 2023-01 is after the last period of the data \(2019-01 to 2020-12\)"),
         ({"name": "scheme", "start": "2020-13", "treated_areas": ["A1"]}, r"start: '2020-13' is not a month period; write it like '2021-07'"),
     ],
 )
@@ -177,7 +177,7 @@ def test_harm_in_enforcement_weights_is_refused(make_project: Any) -> None:
     [
         ("name: w\nunit: u\nweights:\n  nonfatal_overdoses: 1\n", r"source: Field required\. Weights files need name, source, unit and weights"),
         ("name: w\nsource: s\nunit: u\nweights:\n  nonfatal_overdoses: -1\n", r"weight of 'nonfatal_overdoses' is -1.0; weights must be positive"),
-        ("name: w\nsource: s\nunit: u\nweights:\n  nonfatal_overdose: 1\n", r"'nonfatal_overdose' is not a data-dictionary variable; did you mean 'nonfatal_overdoses'\?"),
+        ("name: w\nsource: s\nunit: u\nweights:\n  nonfatal_overdose: 1\n", r"harm_index\.weights: 'nonfatal_overdose' is weighted but no source provides it \(did you mean 'nonfatal_overdoses'\?\); add a source"),
         ("name: w\nsource: s\nunit: u\nweights: {}\n", r"weights: .*at least 1 item"),
     ],
 )

@@ -54,12 +54,12 @@ def test_markdown_lists_every_variable_and_entity() -> None:
 
 
 def test_unknown_entity_suggests() -> None:
-    with pytest.raises(ConfigError, match=r"unknown entity 'harm_outcome'; did you mean 'harm_outcomes'\?"):
+    with pytest.raises(ConfigError, match=r"unknown entity 'harm_outcome' \(did you mean 'harm_outcomes'\?\); expected one of \(policing_activity"):
         load_dictionary().entity("harm_outcome")
 
 
 def test_unknown_variable_suggests() -> None:
-    with pytest.raises(ConfigError, match=r"'nonfatal_overdose' is not in the data dictionary; did you mean 'nonfatal_overdoses'\?"):
+    with pytest.raises(ConfigError, match=r"'nonfatal_overdose' is not in the data dictionary \(did you mean 'nonfatal_overdoses'\?\); run `evaluate dictionary`"):
         load_dictionary().variable("nonfatal_overdose")
 
 

@@ -20,7 +20,7 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
 class AnalysisBase(BaseModel):
     """Keys shared by every analysis."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: Identifier = Field(description="Unique name; used for chart and result file names.")
     intervention: str = Field(description="Name of an intervention under `interventions`.")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from evaluate.config.models import EvaluationConfig
 from evaluate.config.yaml_safe import load_yaml
-from evaluate.errors import ConfigError, suggest
+from evaluate.errors import ConfigError, plural, suggest
 
 __all__ = ["LoadedConfig", "load_config", "parse_config", "config_json_schema"]
 
@@ -93,7 +93,7 @@ def parse_config(raw: Any, *, source: str = "<config>") -> EvaluationConfig:
     try:
         return EvaluationConfig.model_validate(raw)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
+        errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
         first = _describe(errors[0], raw)
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {first}{more}") from None
@@ -214,7 +214,7 @@ def _describe(err: dict[str, Any], raw: Any) -> str:
         model = _model_at(loc[:-1], raw)
         valid = list(model.model_fields) if model is not None else []
         hint = suggest(key, valid)
-        listing = f" Valid keys here: {', '.join(valid)}." if valid else ""
+        listing = f"; valid keys here: {', '.join(valid)}" if valid else ""
         return f"{at}: unknown key '{key}'{hint}{listing}"
     if kind == "missing":
         return f"{at}: required key '{loc[-1]}' is missing; add it (see configs/README.md)"
@@ -223,8 +223,8 @@ def _describe(err: dict[str, Any], raw: Any) -> str:
 
         tag = (err.get("ctx") or {}).get("tag", value)
         return (
-            f"{at}.method: unknown method '{tag}'{suggest(str(tag), METHODS)} "
-            f"Expected one of ({', '.join(METHODS)})."
+            f"{at}.method: unknown method '{tag}'{suggest(str(tag), METHODS)}; expected one of "
+            f"({', '.join(METHODS)})"
         )
     if kind == "union_tag_not_found":
         from evaluate.config.analyses import METHODS
@@ -244,4 +244,24 @@ def _describe(err: dict[str, Any], raw: Any) -> str:
     if kind == "value_error":
         msg = str(err.get("msg", "")).removeprefix("Value error, ")
         return msg if not loc else f"{at}: {msg}"
+    ctx = err.get("ctx") or {}
+    bounds = {
+        "greater_than": f"must be greater than {ctx.get('gt')}",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "less_than": f"must be less than {ctx.get('lt')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "too_short": f"needs at least {plural(int(ctx.get('min_length', 1) or 1), 'item')}",
+        "string_too_short": "must not be empty",
+        "too_long": f"has more than {plural(int(ctx.get('max_length', 0) or 0), 'item')}",
+        "string_too_long": f"is longer than {plural(int(ctx.get('max_length', 0) or 0), 'character')}",
+    }
+    if kind in bounds:
+        hint = _HINTS.get(str(loc[-1]) if loc else "", "")
+        return f"{at}: {bounds[kind]}, got {value!r}{hint}"
     return f"{at}: {err.get('msg', 'invalid value')} (got {value!r})"
+
+
+_HINTS = {
+    "ci_level": " (a proportion such as 0.95, not a percentage)",
+    "min_count": " (counts below it are suppressed in published outputs)",
+}

@@ -64,7 +64,7 @@ AreaCode = Annotated[str, BeforeValidator(_as_text), Field(min_length=1, max_len
 class StrictModel(BaseModel):
     """Base for config models: unknown keys are errors and values are frozen once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SuppressionOverride(StrictModel):
@@ -266,6 +266,12 @@ class EvaluationConfig(StrictModel):
         names = [i.name for i in self.interventions]
         known = ", ".join(names) or "none defined"
         for a in self.analyses:
+            if a.intervention in a.exclude_treated_by:
+                raise ValueError(
+                    f"analyses '{a.name}': exclude_treated_by lists '{a.intervention}', the "
+                    "analysis's own intervention, which would leave out every treated area; "
+                    "list only other interventions"
+                )
             for ref in (a.intervention, *a.exclude_treated_by):
                 if ref not in names:
                     raise ValueError(

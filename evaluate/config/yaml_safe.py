@@ -110,7 +110,7 @@ def loads_yaml(text: str, *, source: str = "<string>") -> Any:
         at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         problem = exc.problem or exc.context or "invalid YAML"
         if "could not determine a constructor" in problem:
-            tag = problem.split("tag", 1)[-1].strip(" '")
+            tag = problem.split("tag", 1)[-1].strip(" '").replace("tag:yaml.org,2002:", "!!")
             problem = (
                 f"YAML tag {tag} is not allowed: configs are data, not code; remove the tag and "
                 "write the value as plain YAML"

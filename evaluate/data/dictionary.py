@@ -155,8 +155,8 @@ class Dictionary:
         except KeyError:
             where = f"{context}: " if context else ""
             raise ConfigError(
-                f"{where}unknown entity '{name}'{suggest(name, self.entities)} Expected one of "
-                f"({', '.join(self.entities)})."
+                f"{where}unknown entity '{name}'{suggest(name, self.entities)}; expected one of "
+                f"({', '.join(self.entities)})"
             ) from None
 
     def variables_for(self, entity: Entity) -> list[Variable]:

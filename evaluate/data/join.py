@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluate.data.dictionary import Variable
+from evaluate.data.dictionary import OUTCOME_ROLES, Variable
 from evaluate.data.harmonise import HarmoniseNote, can_aggregate, interpolate_stock, to_frequency
 from evaluate.data.periods import PANDAS_FREQ, parse_period, period_label, period_labels
 from evaluate.data.suppression import SuppressionRule
@@ -145,6 +145,9 @@ class Panel:
         The :class:`JoinReport`.
     derived
         Description of each derived column (rates, timing, harm index), added by later steps.
+    outcomes
+        Columns an analysis may evaluate, with their role and plain-language label: the
+        activity, harm and benefit variables, and the rates and harm indices derived from them.
     """
 
     frequency: str
@@ -154,6 +157,7 @@ class Panel:
     origin: dict[str, str]
     report: JoinReport
     derived: dict[str, str] = field(default_factory=dict)
+    outcomes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def areas(self) -> list[str]:
@@ -373,7 +377,8 @@ def _build_one(
 
     data = data.reset_index()
     data["area_code"] = data["area_code"].astype("string")
-    data.insert(1, "area_name", data["area_code"].map(names).fillna(data["area_code"]).astype("string"))
+    labels = {code: names.get(code, code) for code in areas}  # an area without a name shows its code
+    data.insert(1, "area_name", data["area_code"].map(labels).astype("string"))
     data.insert(3, "period_label", period_labels(data["period"], freq))
     data.insert(4, "t", (pd.PeriodIndex(data["period"]).asi8 - first.ordinal).astype(np.int64))
     report = JoinReport(
@@ -393,7 +398,10 @@ def _build_one(
             f"this {freq} panel exists because some sources are coarser than {main}; they are "
             f"never split into {main} values. Analyses use it with frequency: {freq}."
         )
-    return Panel(freq, data, variables, rules, origin, report), problems
+    outcomes = {
+        name: (v.role, v.label) for name, v in variables.items() if v.role in OUTCOME_ROLES
+    }
+    return Panel(freq, data, variables, rules, origin, report, outcomes=outcomes), problems
 
 
 def _convert(p: ParsedSource, freq: str) -> tuple[pd.DataFrame, HarmoniseNote]:
@@ -429,6 +437,13 @@ def _window(
         )
     first = parse_period(start, freq, context=f"{context}.start") if start else min(firsts)
     last = parse_period(end, freq, context=f"{context}.end") if end else max(lasts)
+    if firsts and (start or end) and (last < min(firsts) or first > max(lasts)):
+        have = f"{period_label(min(firsts), freq)} to {period_label(max(lasts), freq)}"
+        raise DataError(
+            f"{context}.start/end: the window {period_label(first, freq)} to "
+            f"{period_label(last, freq)} does not overlap the sources' periods ({have}); fix "
+            "data.start and data.end, or remove them to use the data's span"
+        )
     if freq == "week" and firsts:
         first, last = pd.Period(first.start_time, firsts[0].freq), pd.Period(last.start_time, firsts[0].freq)
     else:

@@ -159,9 +159,17 @@ def _duplicates(names: list[str]) -> list[str]:
 
 def _read_header(path: Path, cfg: SourceConfig, where: str) -> list[str]:
     encoding = "utf-8-sig" if cfg.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else cfg.encoding
+    with path.open("rb") as fh:
+        start = fh.read(4)
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff") and not cfg.encoding.lower().startswith("utf-16"):
+        raise DataError(
+            f"{where}: the file starts with a UTF-16 byte-order mark; set encoding: utf-16 on "
+            "this source, or re-save the file as UTF-8"
+        )
     csv.field_size_limit(_MAX_FIELD)
     try:
-        with path.open("r", encoding=encoding, newline="") as fh:
+        # newline=None reads \n, \r\n and old-style \r line endings alike (pyarrow does too)
+        with path.open("r", encoding=encoding, newline=None) as fh:
             head = fh.read(1 << 16)
             if len(head) == 1 << 16 and "\n" not in head:
                 raise DataError(
@@ -174,6 +182,11 @@ def _read_header(path: Path, cfg: SourceConfig, where: str) -> list[str]:
             f"{where}: not valid {cfg.encoding} text (byte {exc.object[exc.start]:#04x} at offset "
             f"{exc.start}); set encoding: (e.g. cp1252 or latin-1) on this source, or re-save the "
             "file as UTF-8"
+        ) from None
+    except UnicodeError as exc:
+        raise DataError(
+            f"{where}: cannot decode the file as {cfg.encoding} ({exc}); check the encoding: "
+            "setting of this source, or re-save the file as UTF-8"
         ) from None
     except LookupError:
         raise DataError(

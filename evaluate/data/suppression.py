@@ -98,8 +98,9 @@ def parse_values(
     index = column.index
     false = pd.Series(np.zeros(len(column), dtype=bool), index=index)
     if pd.api.types.is_bool_dtype(column.dtype):
-        values = column.astype("float64")
-        return ParsedValues(values, false, values.isna(), false.copy(), false.copy())
+        # true/false is not a count or a rate: report every cell rather than read it as 0/1
+        values = pd.Series(np.nan, index=index, dtype="float64")
+        return ParsedValues(values, false, false.copy(), false.copy(), ~false)
     if pd.api.types.is_numeric_dtype(column.dtype):
         values = pd.to_numeric(column, errors="coerce").astype("float64")
         values = values.where(np.isfinite(values))

@@ -31,7 +31,7 @@ from evaluate.data.dictionary import Dictionary, Entity, Variable
 from evaluate.data.periods import parse_periods, period_label
 from evaluate.data.sources import RawSource
 from evaluate.data.suppression import SuppressionRule, parse_values
-from evaluate.errors import short, suggest
+from evaluate.errors import ConfigError, plural, short, suggest
 
 __all__ = [
     "ValueCheck",
@@ -136,10 +136,12 @@ class ValidationReport:
         errs = self.errors
         srcs = sorted({i.source for i in errs})
         kinds = sorted({i.kind for i in errs})
+        first = errs[0]
+        example = f" (e.g. {first.examples[0]})" if first.examples else ""
         return (
-            f"validation failed: {len(errs)} problem{'s' if len(errs) != 1 else ''} in "
-            f"{len(srcs)} source{'s' if len(srcs) != 1 else ''} ({', '.join(kinds)}); first: "
-            f"{errs[0].source}{'.' + errs[0].column if errs[0].column else ''}: {errs[0].message}"
+            f"validation failed: {plural(len(errs), 'problem')} in {plural(len(srcs), 'source')} "
+            f"({', '.join(kinds)}); first: {first.source}"
+            f"{'.' + first.column if first.column else ''}: {first.message}{example}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -245,6 +247,24 @@ def _check_columns(
             f"columns: {', '.join(short(c, 30) for c in raw.file_columns[:12])}",
             column=k,
         )
+    blanks = [i + 1 for i, c in enumerate(raw.file_columns) if not c.strip()]
+    if blanks:
+        col.add(
+            "unnamed_column",
+            f"the header has {plural(len(blanks), 'empty column name')} (position "
+            f"{', '.join(map(str, blanks[:5]))}); remove trailing delimiters at the ends of lines "
+            "or give the column a name",
+        )
+    variable_names = {v.name for v in dictionary.variables_for(entity)} & set(raw.frame.columns)
+    for name in raw.config.suppression:
+        if name not in variable_names:
+            col.add(
+                "suppression_not_found",
+                f"data.sources[{raw.index}].suppression names '{name}', which is not a variable "
+                f"column of this file{suggest(name, variable_names)}; fix the name or remove the "
+                "entry",
+                column=name,
+            )
     for d in raw.duplicate_columns:
         col.add(
             "duplicate_column",
@@ -257,16 +277,18 @@ def _check_columns(
             col.add(
                 "missing_column",
                 f"required column '{k}' is missing{hint}; add it, or map the file's column to it "
-                f"with data.sources[{raw.index}].rename",
+                f"with data.sources[{raw.index}].rename (file columns: "
+                f"{', '.join(short(c, 30) for c in raw.file_columns[:12])})",
                 column=k,
             )
     for c in present:
-        if c in allowed or c in cfg.ignore_columns:
+        if c in allowed or c in cfg.ignore_columns or not c.strip():
             continue
         known = dictionary.variables.get(c)
         if known is not None:
+            article = "an" if known.role[0] in "aeiou" else "a"
             msg = (
-                f"'{c}' is a {known.role} variable, but entity '{entity.name}' holds "
+                f"'{c}' is {article} {known.role} variable, but entity '{entity.name}' holds "
                 f"{'/'.join(entity.roles) or 'no variables'}; use another entity for this file"
                 f" or list the column under data.sources[{raw.index}].ignore_columns"
             )
@@ -274,7 +296,7 @@ def _check_columns(
             names = list(allowed)
             msg = (
                 f"column {short(c, 50)} is not in the data dictionary for entity '{entity.name}'"
-                f"{suggest(c, names)} Map it with data.sources[{raw.index}].rename, drop it with "
+                f"{suggest(c, names)}; map it with data.sources[{raw.index}].rename, drop it with "
                 f"ignore_columns, or define it under data.dictionary"
             )
         col.add("unexpected_column", msg, column=short(c, 50).strip("'"))
@@ -297,7 +319,7 @@ def _check_areas(
     if empty.any():
         col.add(
             "missing_area_code",
-            f"{int(empty.sum()):,} rows have no area code; fill them in or remove the rows",
+            f"{plural(int(empty.sum()), 'row')} without an area code; fill them in or remove the rows",
             column="area_code",
             count=int(empty.sum()),
             examples=col.examples(empty),
@@ -306,12 +328,14 @@ def _check_areas(
         unknown = ~empty & ~codes.isin(list(universe))
         if unknown.any():
             bad = sorted(codes[unknown].unique().tolist())
+            known = sorted(universe)
             col.add(
                 "unknown_area",
-                f"{int(unknown.sum()):,} rows have {len(bad)} area code(s) not in the area list "
-                f"({', '.join(short(b, 20) for b in bad[:5])}{suggest(bad[0], universe)}); fix the "
-                "codes, add them to the area lookup, or set data.join.policy: report to leave "
-                "them out with a report",
+                f"{plural(int(unknown.sum()), 'row')} with {plural(len(bad), 'area code')} not in "
+                f"the area list: {', '.join(short(b, 20) for b in bad[:5])}"
+                f"{suggest(bad[0], universe)} (known areas: {', '.join(known[:6])}"
+                f"{', ...' if len(known) > 6 else ''}); fix the codes, add them to the area "
+                "lookup, or set data.join.policy: report to leave them out with a report",
                 column="area_code",
                 count=int(unknown.sum()),
                 examples=col.examples(unknown, codes),
@@ -325,7 +349,13 @@ def _check_periods(
     allow_empty: bool = False,
 ) -> tuple[pd.Series, str | None]:
     values = frame[column]
-    parsed = parse_periods(values, frequency, fmt=raw.config.period_format)
+    try:
+        parsed = parse_periods(values, frequency, fmt=raw.config.period_format)
+    except ValueError as exc:
+        raise ConfigError(
+            f"data.sources[{raw.index}].period_format: {raw.config.period_format!r} is not a "
+            f"usable strftime format ({short(str(exc), 80)}); use codes such as %Y, %m, %d, %b"
+        ) from None
     fmt_hint = (
         "set period_format (e.g. '%d/%m/%Y') on the source"
         if raw.config.period_format is None
@@ -335,7 +365,7 @@ def _check_periods(
         n = int(parsed.empty.sum())
         col.add(
             "missing_period",
-            f"{n:,} rows have no {column}; fill them in or remove the rows",
+            f"{plural(n, 'row')} without a {column}; fill them in or remove the rows",
             column=column,
             count=n,
             examples=col.examples(parsed.empty),
@@ -344,7 +374,7 @@ def _check_periods(
         n = int(parsed.bad.sum())
         col.add(
             "unparseable_period",
-            f"{n:,} values are not {frequency.replace('_', ' ')} periods; use a standard form "
+            f"{plural(n, 'value')} cannot be read as {frequency.replace('_', ' ')} periods; use a standard form "
             f"(see `evaluate dictionary`, key '{column}') or {fmt_hint}",
             column=column,
             count=n,
@@ -411,7 +441,7 @@ def _check_keys(
         n_keys = int(np.unique(key[dup_ok]).size)
         col.add(
             "duplicate_key",
-            f"{n_keys:,} area-period pairs appear more than once ({int(dup_ok.sum()):,} rows; first: "
+            f"{plural(n_keys, 'area-period pair')} appear{'s' if n_keys == 1 else ''} more than once ({plural(int(dup_ok.sum()), 'row')}; first: "
             f"{area_names[area_id[first]]} {period_label(pd.Period(ordinal=int(ords[first]), freq=periods[ok].iloc[0].freq), frequency)}); "
             "keep one row per area and period (sum or de-duplicate them before loading)",
             column="area_code, period",
@@ -443,7 +473,7 @@ def _check_keys(
         total = int(gaps[gappy].sum())
         col.add(
             "period_gap",
-            f"{gappy.size} area(s) skip {total:,} period(s) inside their range; add the missing "
+            f"{plural(int(gappy.size), 'area')} skip{'s' if gappy.size == 1 else ''} {plural(total, 'period')} inside their range; add the missing "
             "rows (with empty values if the data are truly missing) so that gaps are explicit",
             column="period",
             count=total,
@@ -478,7 +508,7 @@ def _check_values(
             found = pd.unique(frame[v.name][parsed.undeclared].astype("string").str.strip())
             col.add(
                 "undeclared_marker",
-                f"{int(parsed.undeclared.sum()):,} cells hold marker(s) "
+                f"{plural(int(parsed.undeclared.sum()), 'cell holds', 'cells hold')} marker(s) "
                 f"{', '.join(repr(str(x)) for x in found[:4])} not declared for '{v.name}' "
                 f"(declared: {', '.join(rule.markers) if rule else 'none'}); declare them under "
                 f"data.sources[{raw.index}].suppression.{v.name} (markers, lower, upper) if they "
@@ -489,10 +519,12 @@ def _check_values(
                 examples=col.examples(parsed.undeclared, frame[v.name]),
             )
         if parsed.unreadable.any():
+            bad = frame[v.name][parsed.unreadable]
             col.add(
                 "wrong_type",
-                f"{int(parsed.unreadable.sum()):,} cells are not numbers (expected a {v.type}); "
-                "fix them in the file, or set thousands: ',' if they use thousands separators",
+                f"{plural(int(parsed.unreadable.sum()), 'cell is', 'cells are')} not a usable "
+                f"number (expected a {v.type}; found {', '.join(repr(str(x)) for x in pd.unique(bad.astype('string'))[:3])}); "
+                + _unreadable_hint(bad, raw.index),
                 column=v.name,
                 count=int(parsed.unreadable.sum()),
                 examples=col.examples(parsed.unreadable, frame[v.name]),
@@ -511,7 +543,7 @@ def _check_values(
         if summary.missing[v.name]:
             col.add(
                 "missing_value",
-                f"{summary.missing[v.name]:,} cells are empty; they stay missing (never zero) and "
+                f"{plural(summary.missing[v.name], 'cell is', 'cells are')} empty; they stay missing (never zero) and "
                 "analyses report the rows they leave out",
                 column=v.name,
                 count=summary.missing[v.name],
@@ -524,7 +556,7 @@ def _check_values(
                 k = int(failed.sum())
                 col.add(
                     check.kind,
-                    f"{k:,} {check.message}",
+                    f"{k:,} {check.message_one if k == 1 and check.message_one else check.message}",
                     column=v.name,
                     count=k,
                     examples=col.examples(failed, frame[v.name]),
@@ -535,6 +567,20 @@ def _check_values(
             out[f"{v.name}__lower"] = parsed.values.where(~parsed.suppressed, rule.lower)
             out[f"{v.name}__upper"] = parsed.values.where(~parsed.suppressed, rule.upper)
     return pd.DataFrame(out, index=frame.index)
+
+
+def _unreadable_hint(bad: pd.Series, index: int) -> str:
+    """The fix that fits the text found in a numeric column."""
+    text = bad.astype("string").str.strip().str.lower()
+    if text.isin(["nan", "null", "none", "n/a", "na", "-", "missing"]).any():
+        return (
+            f"if these mean 'not available', list them under data.sources[{index}].missing_markers"
+        )
+    if text.str.contains(r"inf", regex=True).any():
+        return "infinite values are not counts: fix the export (a division by zero upstream?)"
+    if text.str.contains(r"^\d{1,3}(?:,\d{3})+$", regex=True).any():
+        return f"set data.sources[{index}].thousands: ',' for thousands separators"
+    return "fix them in the file"
 
 
 @dataclass(frozen=True)
@@ -550,6 +596,7 @@ class ValueCheck:
     lower: float | None = None
     upper: float | None = None
     integer: bool = False
+    message_one: str = ""
 
     def fails(self, values: pd.Series) -> pd.Series:
         """Mask of failing values (missing values never fail)."""
@@ -574,7 +621,10 @@ def value_checks(v: Variable) -> list[ValueCheck]:
     checks = []
     if v.is_count and (lo is None or lo >= 0):
         checks.append(
-            ValueCheck("negative_count", "negative counts; a count cannot be below 0, fix the export", lower=0)
+            ValueCheck(
+                "negative_count", "negative counts; a count cannot be below 0, fix the export",
+                lower=0, message_one="negative count; a count cannot be below 0, fix the export",
+            )
         )
         checks.append(
             ValueCheck(
@@ -582,15 +632,23 @@ def value_checks(v: Variable) -> list[ValueCheck]:
                 "counts are not whole numbers; counts must be integers (if this is a rate it "
                 "needs its own dictionary variable of type rate)",
                 integer=True,
+                message_one="count is not a whole number; counts must be integers (if this is a "
+                "rate it needs its own dictionary variable of type rate)",
             )
         )
     if lo is not None and not (v.is_count and lo == 0):
         checks.append(
-            ValueCheck("out_of_range", f"values below the valid minimum {lo:g} ({v.unit})", lower=lo)
+            ValueCheck(
+                "out_of_range", f"values below the valid minimum {lo:g} ({v.unit})", lower=lo,
+                message_one=f"value below the valid minimum {lo:g} ({v.unit})",
+            )
         )
     if hi is not None:
         checks.append(
-            ValueCheck("out_of_range", f"values above the valid maximum {hi:g} ({v.unit})", upper=hi)
+            ValueCheck(
+                "out_of_range", f"values above the valid maximum {hi:g} ({v.unit})", upper=hi,
+                message_one=f"value above the valid maximum {hi:g} ({v.unit})",
+            )
         )
     return checks
 
@@ -680,12 +738,12 @@ def validate_sources(
             else:
                 dup = out["area_code"].duplicated(keep=False) & out["area_code"].notna()
                 if dup.any():
-                    what = "adoption dates" if entity.name == "adoption_table" else "rows"
+                    what = "adoption date" if entity.name == "adoption_table" else "row"
                     first = out["area_code"][dup].iloc[0]
                     col.add(
                         "duplicate_key",
-                        f"{int(dup.sum())} rows share {out['area_code'][dup].nunique()} area code(s) "
-                        f"(first: {first}); an area may have only one row of {what}, keep one",
+                        f"{plural(int(dup.sum()), 'row')} share {plural(int(out['area_code'][dup].nunique()), 'area code')} "
+                        f"(first: {first}); an area may have only one {what}, keep one",
                         column="area_code",
                         count=int(dup.sum()),
                         examples=col.examples(dup, out["area_code"]),

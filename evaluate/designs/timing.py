@@ -105,7 +105,8 @@ def add_timing(
             raise AnalysisError(
                 f"{context}.treated_areas: {', '.join(repr(m) for m in missing[:5])} not in the "
                 f"panel{suggest(missing[0], areas)}; fix the code, or add the area to "
-                f"{panel.report.area_source} (where the panel's areas come from)"
+                f"{panel.report.area_source} (where the panel's areas come from: "
+                f"{', '.join(areas[:6])}{', ...' if len(areas) > 6 else ''})"
             )
         starts = {a: start for a in intervention.treated_areas or []}
         kind = "single start"
@@ -139,11 +140,20 @@ def add_timing(
     before = sorted(a for a, s in starts.items() if s <= first)
     after = sorted(a for a, s in starts.items() if s > last)
     if not in_window:
-        what = [period_label(s, freq) for s in sorted(set(starts.values()))][:3]
+        span = f"{period_label(first, freq)} to {period_label(last, freq)}"
+        what = ", ".join(period_label(s, freq) for s in sorted(set(starts.values()))[:3])
+        if after and not before:
+            problem = f"start {what} is after the last period of the data ({span})"
+        elif all(s < first for s in starts.values()):
+            problem = f"start {what} is before the first period of the data ({span})"
+        else:
+            problem = (
+                f"start {what} is the first period of the data ({span}), which leaves no "
+                "pre-period"
+            )
         raise AnalysisError(
-            f"{context}: start {', '.join(what)} leaves no treated period with a pre-period in the "
-            f"data ({period_label(first, freq)} to {period_label(last, freq)}); the start must be "
-            "after the first period and no later than the last"
+            f"{context}: {problem}; an evaluation needs periods before and after the start, so "
+            "the start must be after the first period and no later than the last"
         )
     if before:
         notes.append(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evaluate.errors import AnalysisError
 from evaluate.results.effect import EffectResult, RowAccounting, finite_or_nan
 
 __all__ = ["describe", "ESTIMANDS"]
@@ -118,10 +119,11 @@ def describe(
         if g.empty:
             continue
         means = g.groupby(["area", "post"], sort=True)["y"].mean().unstack("post")
-        pre = means.get(False, pd.Series(dtype=float)).dropna()
-        post_m = means.get(True, pd.Series(dtype=float)).dropna()
+        means = means.reindex(columns=[False, True])
+        pre = means[False].dropna()
+        post_m = means[True].dropna()
         both = means.dropna()
-        diff = (both[True] - both[False]).to_numpy() if len(both) else np.zeros(0)
+        diff = (both[True] - both[False]).to_numpy()
         changes[group] = diff
         for name, values, mask in (
             (f"mean_pre_{group}", pre.to_numpy(), ~g["post"]),
@@ -168,6 +170,8 @@ def describe(
             "no comparison areas: only the treated group's change is shown, which mixes the "
             "intervention with everything else that changed over time"
         )
+    if not records:
+        raise AnalysisError(f"describe: '{outcome}' has no observed values to summarise")
     order = {e: i for i, e in enumerate(ESTIMANDS)}
     estimates = pd.DataFrame.from_records(records).sort_values(
         "estimand", key=lambda s: s.map(order), kind="stable"

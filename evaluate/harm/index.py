@@ -72,6 +72,11 @@ class HarmIndex:
 def load_weights(path: Path, *, context: str) -> HarmWeights:
     """Read and check a weights file (positive, finite weights; a source is required)."""
     raw = load_yaml(path, what="harm-index weights")
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{context} ({path}): the weights file is {'empty' if raw is None else 'not a mapping'}; "
+            "it needs name, source, unit and weights (see configs/README.md)"
+        )
     try:
         w = HarmWeights.model_validate(raw)
     except ValidationError as exc:
@@ -192,10 +197,12 @@ def add_harm_index(
     data[f"{column}__suppressed"] = suppressed
     data[f"{column}__lower"] = lower
     data[f"{column}__upper"] = upper
+    panel.outcomes[column] = ("harm", label)
     if population in data.columns:
         pop = data[population].to_numpy(dtype=float)
         data[f"{column}_rate"] = total / np.where(pop > 0, pop, np.nan) * per
         panel.derived[f"{column}_rate"] = f"{label} per {per:,.0f} residents"
+        panel.outcomes[f"{column}_rate"] = ("harm", f"{label} per {per:,.0f} residents")
     panel.derived[column] = (
         f"{label}: weighted sum of {', '.join(all_terms)} ({weights.unit}; weights: "
         f"{weights.name}, source: {weights.source})"

@@ -51,5 +51,6 @@ def add_rates(panel: Panel, *, population: str = "population", per: float = 100_
         col = rate_column(name)
         panel.data[col] = panel.data[name].to_numpy(dtype=float) / pop * per
         panel.derived[col] = f"{v.label} per {per_text} residents per {panel.frequency.replace('_', ' ')}"
+        panel.outcomes[col] = (v.role, f"{v.label} per {per_text} residents")
         added.append(col)
     return added

@@ -21,17 +21,8 @@ __all__ = ["check_common", "outcome_info", "frame_for", "with_design_rows"]
 
 
 def outcome_info(panel: Panel, column: str) -> tuple[str, str]:
-    """The role and plain-language label of an outcome column."""
-    v = panel.variables.get(column)
-    if v is not None:
-        return v.role, v.label
-    if column.endswith("_rate") and column[: -len("_rate")] in panel.variables:
-        base = panel.variables[column[: -len("_rate")]]
-        return base.role, f"{base.label} per 100,000 residents"
-    if column in panel.derived:
-        role = "harm" if "harm index" in panel.derived[column].lower() or column.startswith("harm") else "derived"
-        return role, panel.derived[column].split(":")[0]
-    return "unknown", column
+    """The role (``activity``, ``harm``, ``benefit``) and plain-language label of an outcome."""
+    return panel.outcomes.get(column, ("unknown", column))
 
 
 def _analysis_where(prepared: Prepared, analysis: AnalysisBase) -> str:
@@ -58,32 +49,53 @@ def check_common(analysis: AnalysisBase, prepared: Prepared, where: str) -> Pane
             f"{where}: intervention '{analysis.intervention}' cannot be placed on the {freq} panel"
         )
     for outcome in analysis.outcomes:
-        if outcome in panel.data.columns and not outcome.startswith(tuple(f"{n}__" for n in prepared.timings)):
-            continue
-        elsewhere = [f for f, p in prepared.panels.items() if outcome in p.data.columns]
-        if elsewhere:
-            raise ConfigError(
-                f"{where}.outcomes: '{outcome}' is in the {elsewhere[0]} panel, not the {freq} one; "
-                f"set frequency: {elsewhere[0]} on this analysis (values are never split into "
-                f"finer periods)"
-            )
-        candidates = [
-            c
-            for c in panel.data.columns
-            if c in panel.variables or c in panel.derived and "__" not in c
-        ]
-        raise ConfigError(
-            f"{where}.outcomes: '{outcome}' is not a column of the {freq} panel"
-            f"{suggest(outcome, candidates)} Outcomes are dictionary variables in the sources, "
-            "their '<variable>_rate', or the harm index name."
-        )
+        _check_outcome(outcome, panel, prepared, freq, where)
     unknown = [a for a in analysis.exclude_areas if a not in set(panel.areas)]
     if unknown:
+        areas = panel.areas
         raise ConfigError(
             f"{where}.exclude_areas: {', '.join(map(repr, unknown[:5]))} not in the panel"
-            f"{suggest(unknown[0], panel.areas)}"
+            f"{suggest(unknown[0], areas)}; the panel's areas are {', '.join(areas[:8])}"
+            f"{', ...' if len(areas) > 8 else ''}"
         )
     return panel
+
+
+def _check_outcome(outcome: str, panel: Panel, prepared: Prepared, freq: str, where: str) -> None:
+    if outcome in panel.outcomes:
+        return
+    elsewhere = [f for f, p in prepared.panels.items() if outcome in p.outcomes]
+    if elsewhere:
+        raise ConfigError(
+            f"{where}.outcomes: '{outcome}' is in the {elsewhere[0]} panel, not the {freq} one; "
+            f"set frequency: {elsewhere[0]} on this analysis (values are never split into "
+            "finer periods)"
+        )
+    population = prepared.loaded.model.data.population
+    base = outcome.removesuffix("_rate")
+    if outcome.endswith("_rate") and base in panel.outcomes and population not in panel.data:
+        raise ConfigError(
+            f"{where}.outcomes: '{outcome}' needs the denominator '{population}', and no source "
+            "provides it; add a source with entity population, or evaluate the count "
+            f"'{base}' instead"
+        )
+    if outcome in panel.variables:
+        role = panel.variables[outcome].role
+        raise ConfigError(
+            f"{where}.outcomes: '{outcome}' is a {role}, not an outcome; outcomes are activity, "
+            "harm or benefit variables, their rates, or the harm index"
+        )
+    if outcome in panel.data.columns:
+        raise ConfigError(
+            f"{where}.outcomes: '{outcome}' is a key, timing or flag column of the panel, not an "
+            "outcome; outcomes are activity, harm or benefit variables, their rates "
+            "('<variable>_rate'), or the harm index"
+        )
+    raise ConfigError(
+        f"{where}.outcomes: '{outcome}' is not an outcome of the {freq} panel"
+        f"{suggest(outcome, panel.outcomes)}; available: {', '.join(list(panel.outcomes)[:10])}"
+        f"{', ...' if len(panel.outcomes) > 10 else ''}"
+    )
 
 
 def frame_for(analysis: AnalysisBase, prepared: Prepared) -> tuple[Panel, AnalysisFrame]:
@@ -120,8 +132,38 @@ def with_design_rows(result: EffectResult, frame: AnalysisFrame) -> EffectResult
     return dataclasses.replace(result, rows=rows)
 
 
+def check_has_treated_data(analysis: AnalysisBase, prepared: Prepared, where: str) -> AnalysisFrame:
+    """After exclusions, treated areas with pre and post rows and observed outcomes must remain."""
+    _, frame = frame_for(analysis, prepared)
+    data = frame.data
+    treated = data[frame.columns["treated"]].to_numpy(dtype=bool)
+    post = data[frame.columns["post"]].to_numpy(dtype=bool)
+    dropped = ", ".join(f"{n:,} {why}" for why, n in frame.dropped.items() if n)
+    if not treated.any():
+        raise AnalysisError(
+            f"{where}: no treated area is left after exclusions ({dropped or 'none'}); check "
+            "exclude_areas and exclude_treated_by"
+        )
+    if not (treated & post).any():
+        raise AnalysisError(
+            f"{where}: the treated areas have no post-period rows left ({dropped}); shorten "
+            "the intervention's phase_in or set phase_in.handling: flag"
+        )
+    if not (treated & ~post).any():
+        raise AnalysisError(f"{where}: the treated areas have no pre-period rows")
+    for outcome in analysis.outcomes:
+        observed = data[outcome].notna().to_numpy()
+        if not (observed & treated).any():
+            raise AnalysisError(
+                f"{where}.outcomes: '{outcome}' has no observed value in the treated areas (all "
+                "missing or suppressed); nothing can be estimated from it"
+            )
+    return frame
+
+
 def _check_describe(analysis: DescribeAnalysis, prepared: Prepared, where: str) -> None:
     check_common(analysis, prepared, where)
+    check_has_treated_data(analysis, prepared, where)
 
 
 @register("describe", check=_check_describe, description="pre/post means by treated group")

@@ -70,8 +70,8 @@ def check_destination(dest: Path, inputs: list[Path], *, context: str) -> None:
     Raises
     ------
     OutputError
-        If the destination is a file, holds an input, is inside an input folder's tree of
-        inputs, is not empty and was not created by evaluate, or cannot be written.
+        If the destination is a file, contains an input file (anywhere below it), is not empty
+        and was not created by evaluate, or cannot be written.
     """
     dest = dest.resolve()
     if dest.exists() and not dest.is_dir():

@@ -11,7 +11,7 @@ from evaluate.data.join import Panel, build_panels
 from evaluate.data.sources import RawSource, read_source
 from evaluate.data.validate import ParsedSource, ValidationReport, validate_sources
 from evaluate.designs.timing import Timing, add_timing
-from evaluate.errors import AnalysisError, ValidationFailed
+from evaluate.errors import AnalysisError, ConfigError, ValidationFailed, suggest
 from evaluate.harm.index import HarmIndex, add_harm_index, load_weights
 from evaluate.harm.rates import add_rates
 
@@ -83,6 +83,36 @@ class Prepared:
             },
             "derived_columns": {f: dict(p.derived) for f, p in self.panels.items()},
         }
+
+
+def _check_harm_index(
+    name: str,
+    alternatives: list[str],
+    main: Any,
+    enforcement: Any,
+    alts: dict[str, Any],
+    panels: dict[str, Panel],
+    ctx: str,
+) -> None:
+    """Index names must be new columns; every weighted variable must come from some source."""
+    columns = set().union(*(set(p.data.columns) for p in panels.values()))
+    for key, column in (("name", name), *((f"alternatives.{a}", a) for a in alternatives)):
+        if column in columns or f"{column}_rate" in columns:
+            raise ConfigError(
+                f"{ctx}.{key}: '{column}' is already a column of the panel (a variable or derived "
+                "column); choose another name, e.g. harm_index"
+            )
+    present = set().union(*(set(p.variables) for p in panels.values()))
+    weight_sets = [("weights", main), *([("enforcement_harm", enforcement)] if enforcement else [])]
+    weight_sets += [(f"alternatives.{k}", w) for k, (_, w) in alts.items()]
+    for where, w in weight_sets:
+        for variable in w.weights:
+            if variable not in present:
+                raise ConfigError(
+                    f"{ctx}.{where}: '{variable}' is weighted but no source provides it"
+                    f"{suggest(variable, present)}; add a source with this variable or remove it "
+                    "from the weights file"
+                )
 
 
 def read_sources(loaded: LoadedConfig) -> list[RawSource]:
@@ -178,6 +208,7 @@ def prepare(loaded: LoadedConfig) -> Prepared:
             name: (path, load_weights(loaded.resolve(path), context=f"{ctx}.alternatives.{name}"))
             for name, path in hi.alternatives.items()
         }
+        _check_harm_index(hi.name, list(hi.alternatives), main_w, enf, alts, panels, ctx)
         for freq, panel in panels.items():
             built = []
             specs = [(hi.name, hi.label, hi.weights, main_w)]
