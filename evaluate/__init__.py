@@ -29,6 +29,9 @@ _LAZY = {
     "run": ("evaluate.pipeline.run", "run_evaluation"),
     "EffectResult": ("evaluate.results.effect", "EffectResult"),
     "describe": ("evaluate.estimators.describe", "describe"),
+    "its": ("evaluate.estimators.its", "its"),
+    "Interruption": ("evaluate.designs.its", "Interruption"),
+    "verify": ("evaluate.verify", "run_verification"),
     "demo_config_path": ("evaluate.demo", "demo_config_path"),
     "EvaluateError": ("evaluate.errors", "EvaluateError"),
 }

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="print only the output folder")
 
+    p = sub.add_parser("verify", help="re-run the published replications; exit 0 only if all pass")
+    p.add_argument("names", nargs="*", help="replications to run (default: all)")
+
     sub.add_parser("dictionary", help="print the data dictionary as Markdown")
     sub.add_parser("schema", help="print the config's JSON Schema")
     return parser
@@ -114,6 +117,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "validate":
         return _validate(args.config, args.report)
+    if args.command == "verify":
+        from evaluate.errors import ConfigError
+        from evaluate.verify import REPLICATIONS, format_checks, run_verification
+
+        unknown = [n for n in args.names if n not in REPLICATIONS]
+        if unknown:
+            raise ConfigError(f"verify: unknown replication '{unknown[0]}'; expected one of ({', '.join(REPLICATIONS)})")
+        checks = run_verification(args.names or None)
+        print(format_checks(checks))
+        return 0 if all(c.passed for c in checks) else 1
     if args.command == "run":
         return _run(args.config, args.out, quiet=args.quiet)
     if args.command == "demo":

@@ -30,7 +30,10 @@ def test_results_table(demo_out: Path) -> None:
     parquet = pd.read_parquet(demo_out / "results.parquet")
     assert list(csv.columns) == list(RESULT_COLUMNS) == list(parquet.columns)
     assert len(csv) > 0 and len(csv) == len(parquet)
-    assert set(csv["analysis"]) == {"diversion_first_look", "diversion_first_look_quarterly", "crackdown_first_look"}
+    assert set(csv["analysis"]) == {
+        "diversion_first_look", "diversion_first_look_quarterly", "crackdown_its",
+        "crackdown_controlled_its", "crackdown_harm_index", "crackdown_first_look",
+    }
     roles = dict(zip(csv["outcome"], csv["outcome_role"], strict=False))
     assert roles["possession_arrests_rate"] == "activity"
     assert roles["nonfatal_overdoses_rate"] == "harm"
@@ -70,7 +73,7 @@ def test_manifest(demo_out: Path) -> None:
     m = json.loads((demo_out / "manifest.json").read_text())
     assert m["name"] == "demo" and m["generator"] == "evaluate"
     assert len(m["inputs"]) == 9 + 2  # sources + two harm-weights files
-    assert set(m["seeds"]) == {"diversion_first_look", "diversion_first_look_quarterly", "crackdown_first_look"}
+    assert set(m["seeds"]) == set(pd.read_csv(demo_out / "results.csv")["analysis"])
 
 
 def test_first_look_points_the_right_way(demo_out: Path) -> None:

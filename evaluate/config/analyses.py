@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["AnalysisBase", "DescribeAnalysis", "METHODS"]
+__all__ = ["AnalysisBase", "DescribeAnalysis", "ItsAnalysis", "ExtraInterruption", "ComparisonOutcome", "METHODS"]
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
 
@@ -61,5 +61,98 @@ class DescribeAnalysis(AnalysisBase):
     method: Literal["describe"]
 
 
-METHODS: tuple[str, ...] = ("describe",)
+class ExtraInterruption(BaseModel):
+    """A further interruption of the same series (a scale-up, a second phase)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    start: str = Field(min_length=1, description="First period of the new segment, e.g. '2022-04'.")
+    label: str | None = Field(None, description="Name used in the results (default: the start).")
+    slope_change: bool = Field(True, description="Model a change of slope here as well as of level.")
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _text(cls, v: object) -> object:
+        import datetime as dt
+
+        return v.isoformat() if isinstance(v, dt.date) else v
+
+
+class ComparisonOutcome(BaseModel):
+    """A comparison series that is another outcome of the same unit (a non-drug control series)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    outcome: str = Field(min_length=1, description="Panel column of the comparison series.")
+
+
+class ItsAnalysis(AnalysisBase):
+    """Interrupted time series: segmented regression of one series (see configs/README.md)."""
+
+    method: Literal["its"]
+    unit: Literal["treated_total", "area", "each_treated"] = Field(
+        "treated_total",
+        description=(
+            "'treated_total': the sum over treated areas (one start date); 'area': one area "
+            "(set area:); 'each_treated': every treated area separately, each from its own start."
+        ),
+    )
+    area: str | None = Field(None, description="Area code when unit is 'area'.")
+    model: Literal["auto", "ols", "poisson", "quasipoisson", "negbin"] = Field(
+        "auto",
+        description="'auto': quasi-Poisson with a population offset for counts, OLS for rates and indices.",
+    )
+    se: Literal["auto", "hac", "newey_west", "nonrobust", "model", "pearson"] = Field(
+        "auto",
+        description=(
+            "'auto': prewhitened HAC for OLS, model-based for Poisson and negative binomial, "
+            "Pearson-scaled for quasi-Poisson."
+        ),
+    )
+    lags: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "HAC lags: for newey_west the default is floor(4 (T/100)^(2/9)); for hac, lags on the "
+            "prewhitened scores (default 0)."
+        ),
+    )
+    errors: Literal["independent", "arima"] = Field(
+        "independent", description="'arima': a linear model with ARIMA errors (statsmodels SARIMAX)."
+    )
+    arima_order: list[int] = Field(
+        default_factory=lambda: [1, 0, 0], min_length=3, max_length=3, description="ARIMA (p, d, q)."
+    )
+    seasonality: Literal["fourier", "month", "none"] = Field(
+        "fourier", description="Fourier pairs, one indicator per season ('month'), or none."
+    )
+    harmonics: int = Field(2, ge=1, le=6, description="Fourier pairs.")
+    covariates: list[str] = Field(default_factory=list, description="Covariate columns of the panel.")
+    slope_change: bool = Field(True, description="Model a change of slope as well as of level.")
+    additional_interruptions: list[ExtraInterruption] = Field(
+        default_factory=list, description="Further interruptions after the intervention's start."
+    )
+    control: Literal["untreated_total"] | ComparisonOutcome | None = Field(
+        None,
+        description=(
+            "Controlled ITS: 'untreated_total' (the same outcome summed over untreated areas) or "
+            "{outcome: <column>} (another outcome of the same unit)."
+        ),
+    )
+    horizons: list[int] = Field(
+        default_factory=lambda: [12],
+        description="Periods into the intervention at which to report the relative change.",
+    )
+    placebo: bool = Field(True, description="Fit placebo interruption dates in the pre-period.")
+    n_sim: int = Field(2000, ge=100, le=100_000, description="Draws for simulated intervals.")
+
+    @field_validator("horizons")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(h < 1 for h in v):
+            raise ValueError("horizons are periods into the intervention and start at 1")
+        return v
+
+
+METHODS: tuple[str, ...] = ("describe", "its")
 """Every ``method`` the config accepts; kept in step with ``AnalysisConfig``."""

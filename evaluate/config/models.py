@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from evaluate.config.analyses import DescribeAnalysis
+from evaluate.config.analyses import DescribeAnalysis, ItsAnalysis
 from evaluate.errors import suggest
 
 __all__ = [
@@ -232,7 +232,7 @@ class OutputsConfig(StrictModel):
     disclosure: Disclosure = Field(default_factory=Disclosure)
 
 
-AnalysisConfig = Annotated[Union[DescribeAnalysis], Field(discriminator="method")]
+AnalysisConfig = Annotated[Union[DescribeAnalysis, ItsAnalysis], Field(discriminator="method")]
 
 
 class EvaluationConfig(StrictModel):

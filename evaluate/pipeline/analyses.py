@@ -1,7 +1,7 @@
-"""Built-in analysis methods: config -> analysis frame -> estimator -> results.
+"""What every analysis method shares: checks, analysis frames, and running them all.
 
-Each method registers a ``check`` (run for every analysis before any is fitted) and a ``run``.
-The checks shared by all methods live in :func:`check_common`.
+Each method (``pipeline/methods/<method>.py``) registers a ``check`` (run for every analysis
+before any is fitted) and a ``run``; :func:`check_common` holds the checks all methods need.
 """
 
 from __future__ import annotations
@@ -9,12 +9,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from evaluate.config.analyses import AnalysisBase, DescribeAnalysis
+from evaluate.config.analyses import AnalysisBase
 from evaluate.data.join import Panel
 from evaluate.designs.frames import AnalysisFrame, analysis_frame
 from evaluate.errors import AnalysisError, ConfigError, suggest
 from evaluate.pipeline.prepare import Prepared
-from evaluate.pipeline.registry import register
 from evaluate.results import EffectResult, RowAccounting
 
 __all__ = ["check_common", "outcome_info", "frame_for", "with_design_rows"]
@@ -159,35 +158,6 @@ def check_has_treated_data(analysis: AnalysisBase, prepared: Prepared, where: st
                 "missing or suppressed); nothing can be estimated from it"
             )
     return frame
-
-
-def _check_describe(analysis: DescribeAnalysis, prepared: Prepared, where: str) -> None:
-    check_common(analysis, prepared, where)
-    check_has_treated_data(analysis, prepared, where)
-
-
-@register("describe", check=_check_describe, description="pre/post means by treated group")
-def run_describe(analysis: DescribeAnalysis, prepared: Prepared) -> list[EffectResult]:
-    """Run a ``describe`` analysis: one result per outcome."""
-    from evaluate.estimators.describe import describe
-
-    panel, frame = frame_for(analysis, prepared)
-    results = []
-    for outcome in analysis.outcomes:
-        role, label = outcome_info(panel, outcome)
-        r = describe(
-            frame.data,
-            outcome=outcome,
-            treated=frame.columns["treated"],
-            post=f"{analysis.intervention}__post_calendar",
-            ci_level=analysis.ci_level,
-            analysis=analysis.name,
-            intervention=analysis.intervention,
-            outcome_role=role,
-            outcome_label=label,
-        )
-        results.append(with_design_rows(r, frame))
-    return results
 
 
 def check_all(prepared: Prepared) -> None:

@@ -50,8 +50,8 @@ def register(name: str, *, check: Check, description: str) -> Callable[[Run], Ru
 
 
 def _load_builtin() -> None:
-    # importing the module registers the built-in methods
-    from evaluate.pipeline import analyses  # noqa: F401
+    # importing the package registers the built-in methods
+    from evaluate.pipeline import methods  # noqa: F401
 
 
 def get_method(name: str) -> Method:

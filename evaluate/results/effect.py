@@ -34,9 +34,10 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "n_periods",
     "se_type",
     "intervention",
+    "unit",
     "note",
 )
-"""Columns of ``results.csv``, in order. The first ten are the DESIGN.md contract."""
+"""Columns of ``results.csv``, in order. The DESIGN.md contract's ten columns are among them."""
 
 ESTIMAND_COLUMNS: tuple[str, ...] = (
     "estimand",
@@ -102,6 +103,8 @@ class EffectResult:
         The fitted engine object (statsmodels, linearmodels), if any.
     plot_data
         Frames that charts draw from (observed and counterfactual series, ...).
+    unit
+        What was analysed: ``"treated total"``, an area code, ``"all areas"``...
     """
 
     analysis: str
@@ -119,6 +122,7 @@ class EffectResult:
     warnings: tuple[str, ...] = ()
     model: Any = field(default=None, repr=False)
     plot_data: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    unit: str = ""
 
     def __post_init__(self) -> None:
         missing = [c for c in ESTIMAND_COLUMNS if c not in self.estimates.columns]
@@ -136,6 +140,7 @@ class EffectResult:
         out["ci_level"] = self.ci_level
         out["se_type"] = self.se_type
         out["intervention"] = self.intervention
+        out["unit"] = self.unit
         for c in ("n_obs", "n_areas", "n_periods"):
             out[c] = out[c].astype("Int64")
         return out.loc[:, list(RESULT_COLUMNS)].reset_index(drop=True)
