@@ -259,7 +259,8 @@ def interpolate_stock(
     extrapolated = 0
     order = np.argsort(codes, kind="stable")
     uniq, starts = np.unique(codes[order], return_index=True)
-    bounds = dict(zip(uniq, zip(starts, [*starts[1:], len(order)], strict=True), strict=True))
+    ends = np.append(starts[1:], len(order)).astype(int) if len(uniq) else np.zeros(0, dtype=int)
+    bounds = {code: (int(a), int(b)) for code, a, b in zip(uniq, starts, ends, strict=True)}
     for i, area in enumerate(areas):
         if area not in bounds:
             continue

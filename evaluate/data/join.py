@@ -260,9 +260,10 @@ def build_panels(
         failures += problems
     if failures:
         main = panels[frequency].report
+        unique = list(dict.fromkeys(failures))  # the same source fails in every panel
         raise JoinError(
-            f"{context}.join: {failures[0]}; fix the codes or add the areas to the area lookup, "
-            "or set data.join.policy: report to leave these rows out and list them",
+            f"{context}.join: {'; '.join(unique)}; fix the codes or add the areas to the area "
+            "lookup, or set data.join.policy: report to leave these rows out and list them",
             report=main,
         )
     return panels
@@ -359,6 +360,12 @@ def _build_one(
             variables[v.name] = v
             origin[v.name] = p.name
         have = set(pd.unique(p.frame["area_code"].dropna()).tolist())
+        stray = sorted(have - area_set)
+        if stray and policy == "strict":
+            problems.append(
+                f"source '{p.name}' has {int((~p.frame['area_code'].isin(area_set)).sum()):,} rows for "
+                f"{len(stray)} area(s) not in the panel ({', '.join(map(str, stray[:5]))})"
+            )
         joins.append(
             SourceJoin(
                 source=p.name,

@@ -540,7 +540,15 @@ def _check_values(
                 column=v.name,
                 count=n,
             )
-        if summary.missing[v.name]:
+        if n and summary.missing[v.name] == n:
+            col.add(
+                "all_missing",
+                f"every value of '{v.name}' is empty; nothing can be computed from it: fill the "
+                f"column, or drop it with data.sources[{raw.index}].ignore_columns",
+                column=v.name,
+                count=n,
+            )
+        elif summary.missing[v.name]:
             col.add(
                 "missing_value",
                 f"{plural(summary.missing[v.name], 'cell is', 'cells are')} empty; they stay missing (never zero) and "
