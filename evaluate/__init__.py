@@ -30,6 +30,7 @@ _LAZY = {
     "EffectResult": ("evaluate.results.effect", "EffectResult"),
     "describe": ("evaluate.estimators.describe", "describe"),
     "its": ("evaluate.estimators.its", "its"),
+    "did": ("evaluate.estimators.did", "did"),
     "Interruption": ("evaluate.designs.its", "Interruption"),
     "verify": ("evaluate.verify", "run_verification"),
     "demo_config_path": ("evaluate.demo", "demo_config_path"),

@@ -12,7 +12,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["AnalysisBase", "DescribeAnalysis", "ItsAnalysis", "ExtraInterruption", "ComparisonOutcome", "METHODS"]
+__all__ = [
+    "AnalysisBase",
+    "DescribeAnalysis",
+    "ItsAnalysis",
+    "DidAnalysis",
+    "ExtraInterruption",
+    "ComparisonOutcome",
+    "METHODS",
+]
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
 
@@ -154,5 +162,64 @@ class ItsAnalysis(AnalysisBase):
         return v
 
 
-METHODS: tuple[str, ...] = ("describe", "its")
+class DidAnalysis(AnalysisBase):
+    """Difference-in-differences across areas (see configs/README.md)."""
+
+    method: Literal["did"]
+    estimator: Literal["callaway_santanna", "twfe", "event_study", "sun_abraham", "poisson"] = Field(
+        "callaway_santanna",
+        description=(
+            "callaway_santanna (staggered adoption, heterogeneous effects), twfe, event_study "
+            "(TWFE leads and lags), sun_abraham (interaction-weighted event study), poisson (PML "
+            "for counts with a population offset)."
+        ),
+    )
+    control: Literal["never_treated", "not_yet_treated"] | None = Field(
+        None, description="Callaway-Sant'Anna comparison units; by default never-treated when there are any."
+    )
+    anticipation: int = Field(0, ge=0, description="Periods before adoption in which areas may already react.")
+    base_period: Literal["varying", "universal"] = Field("varying", description="Callaway-Sant'Anna base period.")
+    covariates: list[str] = Field(default_factory=list, description="Covariate columns of the panel.")
+    adjustment: Literal["dr", "ipw", "reg"] = Field(
+        "dr", description="Callaway-Sant'Anna covariate adjustment: doubly robust, IPW or outcome regression."
+    )
+    aggregations: list[Literal["simple", "dynamic", "group", "calendar"]] = Field(
+        default_factory=lambda: ["simple", "dynamic", "group", "calendar"],
+        description="Callaway-Sant'Anna aggregations to report.",
+    )
+    bootstrap: int = Field(
+        999, ge=0, le=100_000,
+        description="Callaway-Sant'Anna multiplier-bootstrap draws (uniform bands); 0 for analytic SEs only.",
+    )
+    window: list[int] | None = Field(
+        None, min_length=2, max_length=2,
+        description="Event study / Sun-Abraham [lowest lead, highest lag]; endpoints are binned.",
+    )
+    se: Literal["auto", "cluster", "wild"] = Field(
+        "auto",
+        description=(
+            "TWFE and event study: 'cluster' (CR1 by area), 'wild' (wild cluster bootstrap), or "
+            "'auto' (wild below 50 clusters)."
+        ),
+    )
+    wild_draws: int = Field(999, ge=99, le=100_000, description="Wild bootstrap draws.")
+    wild_weights: Literal["auto", "rademacher", "webb"] = Field(
+        "auto", description="Wild bootstrap weights ('auto': Webb below 12 clusters)."
+    )
+    randomization: int = Field(
+        0, ge=0, le=100_000, description="TWFE: randomization-inference draws over adoption dates (0: none)."
+    )
+    unbalanced: Literal["refuse", "drop_units"] = Field(
+        "refuse", description="Callaway-Sant'Anna: refuse gaps, or drop areas with any missing period."
+    )
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and not (v[0] < -1 < v[1] + 1 and v[0] < v[1]):
+            raise ValueError("window must be [lowest lead, highest lag] around -1, e.g. [-6, 12]")
+        return v
+
+
+METHODS: tuple[str, ...] = ("describe", "its", "did")
 """Every ``method`` the config accepts; kept in step with ``AnalysisConfig``."""

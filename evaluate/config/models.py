@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from evaluate.config.analyses import DescribeAnalysis, ItsAnalysis
+from evaluate.config.analyses import DescribeAnalysis, DidAnalysis, ItsAnalysis
 from evaluate.errors import suggest
 
 __all__ = [
@@ -232,7 +232,7 @@ class OutputsConfig(StrictModel):
     disclosure: Disclosure = Field(default_factory=Disclosure)
 
 
-AnalysisConfig = Annotated[Union[DescribeAnalysis, ItsAnalysis], Field(discriminator="method")]
+AnalysisConfig = Annotated[Union[DescribeAnalysis, ItsAnalysis, DidAnalysis], Field(discriminator="method")]
 
 
 class EvaluationConfig(StrictModel):

@@ -36,6 +36,7 @@ __all__ = [
     "ParsedPeriods",
     "parse_periods",
     "parse_period",
+    "frequency_of",
     "period_label",
     "period_labels",
     "period_range",
@@ -294,6 +295,20 @@ def parse_period(text: str, frequency: str, *, context: str) -> pd.Period:
             f"'{examples}'"
         )
     return parsed.periods.iloc[0]
+
+
+def frequency_of(periods: pd.Series | pd.PeriodIndex) -> str:
+    """The frequency name (``month``, ``quarter``, ...) of a column of pandas Periods."""
+    code = pd.PeriodIndex(periods).freqstr
+    if code.startswith("M"):
+        return "month"
+    if code.startswith("Q"):
+        return "quarter"
+    if code.startswith("W"):
+        return "week"
+    if code.endswith("MAR"):
+        return "financial_year"
+    return "year"
 
 
 def period_label(p: pd.Period, frequency: str) -> str:

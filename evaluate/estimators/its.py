@@ -46,6 +46,7 @@ from evaluate.designs.its import (
     season_position,
     term_names,
 )
+from evaluate.data.periods import frequency_of
 from evaluate.errors import AnalysisError
 from evaluate.estimators.hac import newey_west_lags, prewhitened_hac
 from evaluate.estimators.its_diagnostics import (
@@ -129,7 +130,7 @@ def _season(
             raise ValueError(
                 "its: seasonality needs a Period column (period=) or a season position column (season=)"
             )
-        freq = frequency or _frequency_of(data[period])
+        freq = frequency or frequency_of(data[period])
         length = season_length or SEASON_LENGTH.get(freq)
         if length is None:
             return None, None
@@ -138,19 +139,6 @@ def _season(
         k = min(harmonics, int(np.floor(length / 2)))
         return fourier_terms(position, length, k), length
     return season_dummies(position, int(round(length))), length
-
-
-def _frequency_of(periods: pd.Series) -> str:
-    code = pd.PeriodIndex(periods).freqstr
-    if code.startswith("M"):
-        return "month"
-    if code.startswith("Q"):
-        return "quarter"
-    if code.startswith("W"):
-        return "week"
-    if code.endswith("MAR"):
-        return "financial_year"
-    return "year"
 
 
 class _Fit:
@@ -392,7 +380,7 @@ def its(
             (Interruption(*_start_time(s, data, times, period), slope_change=slope_change) for s in starts),
             key=lambda i: i.time,
         )
-    freq = frequency or (_frequency_of(data[period]) if period in data and isinstance(data[period].dtype, pd.PeriodDtype) else None)
+    freq = frequency or (frequency_of(data[period]) if period in data and isinstance(data[period].dtype, pd.PeriodDtype) else None)
     season_df, length = _season(data, period, seasonality, harmonics, season, season_length, freq)
     cov_df = data[list(covariates)].reset_index(drop=True).astype(float) if covariates else None
     design = its_design(times, intr, season=season_df, covariates=cov_df)

@@ -1,0 +1,531 @@
+"""Callaway & Sant'Anna (2021) difference-in-differences with staggered adoption.
+
+Each ATT(g,t) compares the outcome change of the units first treated at ``g`` with that of a
+comparison group (never-treated units, or units not yet treated by ``t``), from a base period
+before ``g`` (``varying``: the period just before ``t`` for pre-periods, ``universal``: the last
+period before ``g - anticipation`` for all). With covariates the comparison is adjusted by
+outcome regression (``reg``), inverse probability weighting (``ipw``) or both (``dr``), the panel
+estimators of Sant'Anna & Zhao (2020) in :mod:`evaluate.estimators.drdid`. The ATT(g,t) are then
+aggregated: ``simple`` (post-treatment cells weighted by cohort size), ``dynamic`` (by event time
+``e = t - g``), ``group`` (by cohort) and ``calendar`` (by period).
+
+Inference uses each estimate's influence function (one value per unit, so standard errors are
+clustered by unit), including the term for estimating the aggregation weights, exactly as the R
+package ``did`` (version 2.3) does; the analytic standard errors therefore match it. A seeded
+multiplier bootstrap (Rademacher weights) gives bootstrap standard errors and the critical value
+of uniform (simultaneous) bands. The pre-test is the Wald test that all pre-treatment ATT(g,t)
+are zero.
+
+Notes
+-----
+Without covariates,
+
+.. math::
+
+    ATT(g,t) = E[Y_t - Y_b \\mid G = g] - E[Y_t - Y_b \\mid C], \\qquad
+    \\psi_i = \\frac{n}{n_g} 1\\{G_i = g\\}(\\Delta Y_i - \\bar{\\Delta Y}_g)
+             - \\frac{n}{n_C} 1\\{i \\in C\\}(\\Delta Y_i - \\bar{\\Delta Y}_C),
+
+and :math:`SE = \\sqrt{\\sum_i \\psi_i^2} / n`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evaluate.designs.did import WidePanel, time_labels, wide_panel
+from evaluate.errors import AnalysisError
+from evaluate.estimators.drdid import panel_did
+from evaluate.results.effect import EffectResult, RowAccounting
+
+__all__ = ["callaway_santanna", "AttGt", "att_gt", "aggregate"]
+
+Control = Literal["never_treated", "not_yet_treated"]
+Base = Literal["varying", "universal"]
+AGGREGATIONS: tuple[str, ...] = ("simple", "dynamic", "group", "calendar")
+
+
+@dataclass
+class AttGt:
+    """Group-time average treatment effects and their influence functions.
+
+    Attributes
+    ----------
+    group, time
+        Cohort (first treated period) and period of each cell.
+    att
+        Estimates (NaN where a cell cannot be estimated).
+    psi
+        Influence functions, n x cells (zero for the universal base period's cells).
+    base
+        Base period of each cell.
+    is_base
+        True for the universal base period's cells (ATT fixed at 0).
+    n, weights, cohort
+        Units, unit weights and each unit's cohort (for aggregation weights).
+    notes
+        What was dropped or could not be estimated.
+    """
+
+    group: np.ndarray
+    time: np.ndarray
+    att: np.ndarray
+    psi: np.ndarray
+    base: np.ndarray
+    is_base: np.ndarray
+    n: int
+    weights: np.ndarray
+    cohort: np.ndarray
+    notes: list[str]
+
+    @property
+    def se(self) -> np.ndarray:
+        """Analytic standard errors, sqrt(sum psi^2) / n (NaN for base cells)."""
+        se = np.sqrt((self.psi**2).sum(axis=0)) / self.n
+        return np.where(self.is_base | np.isnan(self.att) | (se <= np.sqrt(np.finfo(float).eps) * 10), np.nan, se)
+
+
+def att_gt(
+    panel: WidePanel,
+    *,
+    control: Control = "never_treated",
+    anticipation: int = 0,
+    base_period: Base = "varying",
+    method: Literal["reg", "ipw", "dr"] = "dr",
+) -> AttGt:
+    """Estimate every ATT(g,t) of a balanced wide panel.
+
+    Parameters
+    ----------
+    panel
+        The wide panel (cohorts in the same units as ``panel.times``).
+    control
+        ``never_treated`` or ``not_yet_treated`` comparison units.
+    anticipation
+        Periods before ``g`` in which units may already react.
+    base_period
+        ``varying`` or ``universal``.
+    method
+        Covariate adjustment when ``panel.x`` is given: ``reg``, ``ipw`` or ``dr``.
+    """
+    times = panel.times
+    cohort = panel.cohort
+    n, n_t = panel.y.shape
+    w = np.ones(n) if panel.weights is None else panel.weights / panel.weights.mean()
+    notes: list[str] = []
+    finite = np.unique(cohort[np.isfinite(cohort)])
+    no_pre = [g for g in finite if not np.any(times + anticipation < g)]
+    if no_pre:
+        notes.append(
+            f"{len(no_pre)} cohort(s) treated in or before the first period have no pre-period "
+            "and are left out: " + ", ".join(str(g) for g in no_pre)
+        )
+    glist = [g for g in finite if g not in no_pre]
+    if not glist:
+        raise AnalysisError("did: no treated cohort has a pre-period to compare with")
+    never = np.isinf(cohort)
+    if control == "never_treated" and not never.any():
+        raise AnalysisError(
+            "did: there are no never-treated units; use control: not_yet_treated"
+        )
+
+    cols: list[np.ndarray] = []
+    group, tval, att, base, is_base = [], [], [], [], []
+    first = 0 if base_period == "universal" else 1
+    for g in glist:
+        treated = cohort == g
+        pre_idx = np.flatnonzero(times + anticipation < g)
+        g_base = int(pre_idx[-1])
+        for j in range(first, n_t):
+            post = g <= times[j]
+            b = g_base if (post or base_period == "universal") else j - 1
+            group.append(g)
+            tval.append(times[j])
+            base.append(times[b])
+            if b == j:  # universal base period: normalised to zero
+                att.append(0.0)
+                is_base.append(True)
+                cols.append(np.zeros(n))
+                continue
+            is_base.append(False)
+            if control == "never_treated":
+                comp = never
+            else:
+                comp = never | ((cohort > times[max(j, b)] + anticipation) & ~treated)
+            est, psi = _cell(panel, w, j, b, treated, comp, method)
+            att.append(est)
+            cols.append(psi)
+            if np.isnan(est):
+                notes.append(f"ATT(g={g}, t={times[j]}) cannot be estimated (no comparison units)")
+    return AttGt(
+        group=np.asarray(group, dtype=float),
+        time=np.asarray(tval, dtype=float),
+        att=np.asarray(att, dtype=float),
+        psi=np.column_stack(cols) if cols else np.zeros((n, 0)),
+        base=np.asarray(base, dtype=float),
+        is_base=np.asarray(is_base, dtype=bool),
+        n=n,
+        weights=w,
+        cohort=cohort,
+        notes=notes,
+    )
+
+
+def _cell(
+    panel: WidePanel, w: np.ndarray, j: int, b: int, treated: np.ndarray, comp: np.ndarray, method: str
+) -> tuple[float, np.ndarray]:
+    n = panel.n
+    psi = np.zeros(n)
+    if not comp.any():
+        return float("nan"), psi
+    dy = panel.y[:, j] - panel.y[:, b]
+    sub = treated | comp
+    n1 = int(sub.sum())
+    if panel.x is None:
+        wt, wc = w * treated, w * comp
+        mt = (wt * dy).sum() / wt.sum()
+        mc = (wc * dy).sum() / wc.sum()
+        # the subsample influence function (DRDID), rescaled by n / n1 as in did::compute.att_gt
+        share_t, share_c = wt.sum() / n1, wc.sum() / n1
+        psi_sub = np.where(treated, wt * (dy - mt) / share_t, 0.0) - np.where(comp, wc * (dy - mc) / share_c, 0.0)
+        psi = psi_sub * n / n1
+        psi[~sub] = 0.0
+        return float(mt - mc), psi
+    x = panel.x[sub, min(j, b), :]  # covariates at the earlier of the two periods
+    design = np.column_stack([np.ones(n1), x])
+    est, psi_sub = panel_did(dy[sub], treated[sub].astype(float), design, method=method, weights=w[sub])  # type: ignore[arg-type]
+    psi[sub] = psi_sub * n / n1
+    return est, psi
+
+
+# -- aggregation ----------------------------------------------------------------------------------
+
+
+def _share_if(groups: np.ndarray, shares: np.ndarray, w: np.ndarray, cohort: np.ndarray) -> np.ndarray:
+    """Influence of estimating cohort-share weights (``did::wif``), n x len(groups).
+
+    The aggregation weights are ``shares / shares.sum()`` with ``shares`` the sample share of
+    each element's cohort; this is the first-order effect of estimating them.
+    """
+    indicator = (cohort[:, None] == groups[None, :]) * w[:, None]
+    centred = indicator - shares[None, :]
+    total = shares.sum()
+    return centred / total - centred.sum(axis=1, keepdims=True) * (shares / total**2)[None, :]
+
+
+@dataclass
+class Aggregate:
+    """One aggregated parameter: estimate, influence function, and its element labels."""
+
+    name: str
+    element: str
+    estimate: float
+    psi: np.ndarray
+
+
+def aggregate(res: AttGt, kind: str, *, min_e: float = -np.inf, max_e: float = np.inf) -> list[Aggregate]:
+    """Aggregate ATT(g,t) as ``simple``, ``dynamic``, ``group`` or ``calendar``.
+
+    Returns the elements (per event time, cohort or period) followed by the overall parameter,
+    each with its influence function, following ``did::aggte`` (cells that could not be
+    estimated are left out, as with ``na.rm = TRUE``).
+    """
+    ok = ~np.isnan(res.att)
+    g, t, att, psi = res.group[ok], res.time[ok], res.att[ok], res.psi[:, ok]
+    w, cohort = res.weights, res.cohort
+    glist = np.unique(g)
+    pg_by_group = {gg: float(np.mean(w * (cohort == gg))) for gg in glist}
+    pg = np.array([pg_by_group[gg] for gg in g])
+    post = g <= t
+    out: list[Aggregate] = []
+
+    def combine(idx: np.ndarray, weights: np.ndarray, with_wif: bool) -> tuple[float, np.ndarray]:
+        est = float(att[idx] @ weights)
+        p = psi[:, idx] @ weights
+        if with_wif:
+            p = p + _share_if(g[idx], pg[idx], w, cohort) @ att[idx]
+        return est, p
+
+    if kind == "simple":
+        idx = np.flatnonzero(post)
+        est, p = combine(idx, pg[idx] / pg[idx].sum(), True)
+        return [Aggregate("att", "overall", est, p)]
+    if kind == "dynamic":
+        e = t - g
+        eseq = np.unique(e)
+        eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
+        elems = []
+        for ev in eseq:
+            idx = np.flatnonzero(e == ev)
+            est, p = combine(idx, pg[idx] / pg[idx].sum(), True)
+            elems.append(Aggregate(f"att_e{_num(ev)}", _num(ev), est, p))
+        pos = [a for a, ev in zip(elems, eseq, strict=True) if ev >= 0]
+        overall = Aggregate("att_dynamic", "overall", float(np.mean([a.estimate for a in pos])),
+                            np.mean([a.psi for a in pos], axis=0))
+        return [*elems, overall]
+    if kind == "group":
+        used = np.array([gg for gg in glist if ((g == gg) & post).any()])
+        elems = []
+        for gg in used:
+            idx = np.flatnonzero((g == gg) & post)
+            est, p = combine(idx, np.full(len(idx), 1 / len(idx)), False)
+            elems.append(Aggregate(f"att_g{_num(gg)}", _num(gg), est, p))
+        ests = np.array([a.estimate for a in elems])
+        sizes = np.array([pg_by_group[gg] for gg in used])
+        overall_psi = np.column_stack([a.psi for a in elems]) @ (sizes / sizes.sum())
+        overall_psi = overall_psi + _share_if(used, sizes, w, cohort) @ ests
+        return [*elems, Aggregate("att_group", "overall", float(ests @ sizes / sizes.sum()), overall_psi)]
+    if kind == "calendar":
+        elems = []
+        for tt in np.unique(t[t >= g.min()]):
+            idx = np.flatnonzero((t == tt) & post)
+            if len(idx) == 0:
+                continue
+            est, p = combine(idx, pg[idx] / pg[idx].sum(), True)
+            elems.append(Aggregate(f"att_t{_num(tt)}", _num(tt), est, p))
+        overall = Aggregate("att_calendar", "overall", float(np.mean([a.estimate for a in elems])),
+                            np.mean([a.psi for a in elems], axis=0))
+        return [*elems, overall]
+    raise ValueError(f"did: aggregation must be one of {AGGREGATIONS}, got {kind!r}")
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def pretest(res: AttGt) -> dict[str, Any]:
+    """Wald test that every pre-treatment ATT(g,t) is zero (the universal base cells excluded).
+
+    Invariant to the base period: universal-base pre-period effects are an invertible linear
+    transformation of the varying-base ones.
+    """
+    pre = (res.time < res.group) & ~res.is_base & ~np.isnan(res.att)
+    k = int(pre.sum())
+    if k == 0:
+        return {"n_pre": 0, "note": "no pre-treatment ATT(g,t) to test"}
+    a = res.att[pre]
+    v = res.psi[:, pre].T @ res.psi[:, pre] / res.n
+    if np.linalg.cond(v) > 1 / np.finfo(float).eps:
+        return {"n_pre": k, "note": "the covariance of the pre-treatment effects is singular; no Wald test"}
+    stat = float(res.n * a @ np.linalg.solve(v, a))
+    return {"n_pre": k, "statistic": stat, "df": k, "p_value": float(stats.chi2.sf(stat, k))}
+
+
+def multiplier_bootstrap(psi: np.ndarray, *, draws: int, seed: int, level: float) -> tuple[np.ndarray, float]:
+    """Bootstrap SEs and the uniform-band critical value from influence functions (n x m).
+
+    Rademacher multipliers per unit; the SE of each column is the interquartile range of its
+    draws over that of the standard normal (robust, as in ``did::mboot``); the critical value is
+    the ``level`` quantile of the largest absolute t statistic across columns.
+    """
+    n = psi.shape[0]
+    rng = np.random.default_rng(seed)
+    boot = np.empty((draws, psi.shape[1]))
+    for start in range(0, draws, 256):  # chunks bound the memory of the multiplier matrix
+        stop = min(draws, start + 256)
+        xi = rng.choice(np.array([-1.0, 1.0]), size=(stop - start, n))
+        boot[start:stop] = xi @ psi / np.sqrt(n)
+    q75, q25 = np.quantile(boot, [0.75, 0.25], axis=0, method="inverted_cdf")
+    sigma = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tmax = np.nanmax(np.abs(boot / sigma), axis=1)
+    crit = float(np.quantile(tmax, level, method="inverted_cdf"))
+    return sigma / np.sqrt(n), crit
+
+
+def callaway_santanna(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str = "area_code",
+    time: str = "t",
+    cohort: str = "cohort",
+    control: Control | None = None,
+    anticipation: int = 0,
+    base_period: Base = "varying",
+    covariates: Sequence[str] = (),
+    method: Literal["reg", "ipw", "dr"] = "dr",
+    weights: str | None = None,
+    aggregations: Sequence[str] = AGGREGATIONS,
+    bootstrap: int = 0,
+    seed: int = 20240601,
+    ci_level: float = 0.95,
+    unbalanced: Literal["refuse", "drop_units"] = "refuse",
+    labels: dict[object, str] | None = None,
+    analysis: str = "did",
+    intervention: str = "",
+    outcome_role: str = "",
+    outcome_label: str | None = None,
+    unit_label: str = "all areas",
+) -> EffectResult:
+    """Callaway & Sant'Anna (2021) estimates for staggered adoption.
+
+    Parameters
+    ----------
+    data
+        Long panel: one row per unit and period.
+    outcome, unit, time
+        Columns (``time`` numeric, e.g. the panel's ``t``).
+    cohort
+        Column with each unit's first treated time on the ``time`` scale (missing, 0 or inf:
+        never treated).
+    control
+        ``never_treated`` or ``not_yet_treated``; by default never-treated units if there are
+        any (a warning says when there are none and not-yet-treated units are used).
+    anticipation
+        Periods of anticipation.
+    base_period
+        ``varying`` or ``universal``.
+    covariates, method
+        Covariates and the adjustment (``reg``, ``ipw``, ``dr``).
+    weights
+        Column of unit weights.
+    aggregations
+        Which of ``simple``, ``dynamic``, ``group``, ``calendar`` to report.
+    bootstrap
+        Multiplier-bootstrap draws (0: analytic standard errors only). With draws, standard
+        errors are the bootstrap ones and each aggregation gets a uniform band.
+    seed, ci_level
+        Bootstrap seed and interval level.
+    unbalanced
+        ``refuse`` an unbalanced panel, or ``drop_units`` with gaps (counted).
+    labels
+        Text of each time value for estimand names (default: the values themselves).
+
+    Returns
+    -------
+    EffectResult
+        Estimands ``att`` (simple), ``att_dynamic``, ``att_e<k>``, ``att_group``, ``att_g<g>``,
+        ``att_calendar``, ``att_t<t>`` and every ``att_g<g>_t<t>``.
+    """
+    panel = wide_panel(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
+                       covariates=covariates, weights=weights, unbalanced=unbalanced)
+    warnings: list[str] = []
+    has_never = bool(np.isinf(panel.cohort).any())
+    if control is None:
+        control = "never_treated" if has_never else "not_yet_treated"
+        if not has_never:
+            warnings.append(
+                "no never-treated units: the comparison group is the not-yet-treated units, so "
+                "the last cohort's effects after every unit is treated cannot be estimated"
+            )
+    res = att_gt(panel, control=control, anticipation=anticipation, base_period=base_period, method=method)
+    labels = labels or {}
+
+    def lab(v: float) -> str:
+        return labels.get(v, labels.get(int(v), _num(v)) if float(v).is_integer() else _num(v))
+
+    blocks: list[tuple[str, list[Aggregate]]] = []
+    for kind in aggregations:
+        blocks.append((kind, aggregate(res, kind)))
+    cells = [
+        Aggregate(f"att_g{lab(g)}_t{lab(t)}", f"{lab(g)}/{lab(t)}", float(a), res.psi[:, i])
+        for i, (g, t, a) in enumerate(zip(res.group, res.time, res.att, strict=True))
+        if not res.is_base[i]
+    ]
+    blocks.append(("cell", cells))
+
+    level_q = stats.norm.ppf(1 - (1 - ci_level) / 2)
+    rows, band = [], {}
+    for kind, items in blocks:
+        if not items:
+            continue
+        psi = np.column_stack([a.psi for a in items])
+        se = np.sqrt((psi**2).sum(axis=0)) / res.n
+        crit = float("nan")
+        if bootstrap:
+            se, crit = multiplier_bootstrap(psi, draws=bootstrap, seed=seed, level=ci_level)
+            band[kind] = crit
+        for a, s in zip(items, se, strict=True):
+            name = a.name
+            if kind in ("dynamic", "group", "calendar") and a.element != "overall":
+                name = {"dynamic": f"att_e{a.element}", "group": f"att_g{lab(float(a.element))}",
+                        "calendar": f"att_t{lab(float(a.element))}"}[kind]
+            ok = np.isfinite(a.estimate) and np.isfinite(s) and s > np.sqrt(np.finfo(float).eps) * 10
+            z = a.estimate / s if ok else np.nan
+            rows.append({
+                "estimand": name,
+                "estimate": a.estimate,
+                "std_error": s if ok else np.nan,
+                "ci_lower": a.estimate - level_q * s if ok else np.nan,
+                "ci_upper": a.estimate + level_q * s if ok else np.nan,
+                "p_value": float(2 * stats.norm.sf(abs(z))) if ok else np.nan,
+                "n_obs": res.n * len(panel.times),
+                "n_areas": res.n,
+                "n_periods": len(panel.times),
+                "note": _note(kind, a, control, crit),
+            })
+    estimates = pd.DataFrame.from_records(rows)
+    pt = pretest(res)
+    if pt.get("p_value", 1) < 0.05:
+        warnings.append(
+            f"pre-trends: the pre-treatment effects are jointly different from zero (Wald p = "
+            f"{pt['p_value']:.3f}); parallel trends is doubtful"
+        )
+    n_rows = len(data)
+    used = res.n * len(panel.times)
+    dropped = {k: v * len(panel.times) for k, v in panel.dropped.items()}
+    other = n_rows - used - sum(dropped.values())
+    if other:
+        dropped["rows outside the balanced panel"] = other
+    diag = {
+        "control_group": control,
+        "base_period": base_period,
+        "anticipation": anticipation,
+        "method": method if covariates else "none (no covariates: reg, ipw and dr coincide)",
+        "covariates": list(covariates),
+        "cohorts": {lab(g): int((panel.cohort == g).sum()) for g in np.unique(res.group)},
+        "never_treated": int(np.isinf(panel.cohort).sum()),
+        "pretest": pt,
+        "uniform_band_critical_values": band,
+        "bootstrap": {"draws": bootstrap, "seed": seed, "weights": "Rademacher"} if bootstrap else None,
+        "notes": res.notes,
+    }
+    event = estimates[estimates["estimand"].str.match(r"^att_e-?\d+$")].copy()
+    plot = {}
+    if not event.empty:
+        event["event_time"] = event["estimand"].str.removeprefix("att_e").astype(int)
+        crit = band.get("dynamic")
+        if crit:
+            event["band_lower"] = event["estimate"] - crit * event["std_error"]
+            event["band_upper"] = event["estimate"] + crit * event["std_error"]
+        plot["event_study"] = event.reset_index(drop=True)
+    return EffectResult(
+        analysis=analysis,
+        method="did",
+        estimator="callaway_santanna",
+        outcome=outcome,
+        outcome_role=outcome_role,
+        outcome_label=outcome_label or outcome,
+        intervention=intervention,
+        estimates=estimates,
+        ci_level=ci_level,
+        se_type=(f"multiplier bootstrap ({bootstrap} draws, Rademacher, clustered by unit)" if bootstrap
+                 else "analytic influence-function SEs, clustered by unit (as R did, bstrap = FALSE)"),
+        rows=RowAccounting(n_input=n_rows, n_used=used, dropped=dropped),
+        diagnostics=diag,
+        warnings=tuple(warnings),
+        plot_data=plot,
+        unit=unit_label,
+    )
+
+
+def _note(kind: str, a: Aggregate, control: str, crit: float) -> str:
+    base = {
+        "simple": "average of post-treatment ATT(g,t), weighted by cohort size",
+        "dynamic": "average effect at this event time across cohorts (weighted by cohort size)",
+        "group": "average post-treatment effect of this cohort",
+        "calendar": "average effect in this period across treated cohorts",
+        "cell": "ATT(g,t): cohort g in period t",
+    }[kind]
+    if a.element == "overall":
+        base = {"dynamic": "average of the event-time effects from e = 0", "group": "average of cohort effects, weighted by cohort size",
+                "calendar": "average of the period effects", "simple": base}.get(kind, base)
+    band = f"; uniform band critical value {crit:.3f}" if np.isfinite(crit) else ""
+    return f"{base}; comparison: {control.replace('_', '-')} units{band}"
