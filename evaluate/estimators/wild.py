@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["WildResult", "wild_cluster_bootstrap", "randomization_inference", "auto_weights"]
+__all__ = ["WildResult", "wild_cluster_bootstrap", "wild_p_value", "randomization_inference", "auto_weights"]
 
 Weights = Literal["rademacher", "webb"]
 _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
@@ -198,6 +198,25 @@ def wild_cluster_bootstrap(
         weights=weights,
         clusters=design.n_clusters,
     )
+
+
+def wild_p_value(
+    x: np.ndarray,
+    y: np.ndarray,
+    clusters: np.ndarray,
+    *,
+    beta0: float,
+    j: int = 0,
+    draws: int = 999,
+    weights: Weights | None = None,
+    seed: int = 20240601,
+) -> float:
+    """WCR bootstrap p-value of ``beta_j = beta0`` (no interval search)."""
+    x = np.asarray(x, dtype=float).reshape(len(y), -1)
+    design = _Design(x, np.asarray(y, dtype=float), clusters, j)
+    v = _draws(np.random.default_rng(seed), draws, design.n_clusters, weights or auto_weights(design.n_clusters))
+    est, se, _ = design.t_stat(0.0)
+    return float(np.mean(np.abs(design.boot_t(beta0, v)) >= abs((est - beta0) / se)))
 
 
 def randomization_inference(

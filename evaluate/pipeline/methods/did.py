@@ -49,8 +49,8 @@ def _check_did(analysis: DidAnalysis, prepared: Prepared, where: str) -> None:
                 raise AnalysisError(
                     f"{where}.outcomes: '{outcome}' is missing (or suppressed) in {int(missing.sum()):,} "
                     f"area-periods of {areas} area(s); callaway_santanna needs a balanced panel: set "
-                    "unbalanced: drop_units to leave those areas out (counted), or use a rate or a "
-                    "coarser frequency with fewer suppressed cells"
+                    "unbalanced: drop_units to leave those areas out (counted), or analyse a coarser "
+                    "frequency, where fewer cells are suppressed"
                 )
 
 
