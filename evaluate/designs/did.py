@@ -100,14 +100,19 @@ def wide_panel(
     for c in (outcome, unit, time, cohort, *covariates, *([weights] if weights else [])):
         if c not in data.columns:
             raise KeyError(f"did: column '{c}' not in the data")
-    if data.duplicated([unit, time]).any():
+    unit_codes, units = pd.factorize(data[unit], sort=True)
+    time_codes, times = pd.factorize(data[time], sort=True)
+    units, times = np.asarray(units), np.asarray(times)
+    n_u, n_t = len(units), len(times)
+    flat = unit_codes.astype(np.int64) * n_t + time_codes
+    if np.bincount(flat, minlength=n_u * n_t).max() > 1:
         raise AnalysisError("did: more than one row per unit and period; aggregate the data first")
-    times = np.sort(pd.unique(data[time].dropna()))
-    y = data.pivot(index=unit, columns=time, values=outcome).reindex(columns=times)
-    units = y.index.to_numpy()
-    ymat = y.to_numpy(dtype=float)
+    ymat = np.full(n_u * n_t, np.nan)
+    ymat[flat] = pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=float)
+    ymat = ymat.reshape(n_u, n_t)
     dropped: dict[str, int] = {}
     missing = np.isnan(ymat)
+    keep = np.ones(n_u, dtype=bool)
     if missing.any():
         bad = missing.any(axis=1)
         if unbalanced != "drop_units":
@@ -121,18 +126,20 @@ def wide_panel(
         units, ymat = units[keep], ymat[keep]
     if len(units) == 0:
         raise AnalysisError("did: no unit has a complete series")
-    g = data.groupby(unit, sort=False)[cohort].first().reindex(units)
     if isinstance(data[cohort].dtype, pd.PeriodDtype) or isinstance(data[time].dtype, pd.PeriodDtype):
         raise AnalysisError("did: pass time and cohort as numbers (e.g. the panel's t index)")
-    gv = pd.to_numeric(g, errors="coerce").to_numpy(dtype=float)
+    first_row = np.full(n_u, -1, dtype=np.int64)
+    first_row[unit_codes[::-1]] = np.arange(len(unit_codes))[::-1]  # first row of each unit
+    gv = pd.to_numeric(data[cohort], errors="coerce").to_numpy(dtype=float)[first_row][keep]
     gv = np.where(np.isnan(gv) | (gv == 0), np.inf, gv)
     x = None
     if covariates:
-        x = np.stack(
-            [data.pivot(index=unit, columns=time, values=c).reindex(index=units, columns=times).to_numpy(dtype=float)
-             for c in covariates],
-            axis=2,
-        )
+        layers = []
+        for c in covariates:
+            m = np.full(n_u * n_t, np.nan)
+            m[flat] = pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
+            layers.append(m.reshape(n_u, n_t)[keep])
+        x = np.stack(layers, axis=2)
         if np.isnan(x).any():
             raise AnalysisError(
                 f"did: covariates {list(covariates)} have missing values; fill them or leave the "
@@ -140,5 +147,5 @@ def wide_panel(
             )
     w = None
     if weights:
-        w = data.groupby(unit, sort=False)[weights].first().reindex(units).to_numpy(dtype=float)
+        w = pd.to_numeric(data[weights], errors="coerce").to_numpy(dtype=float)[first_row][keep]
     return WidePanel(units, times, ymat, gv, x, w, list(covariates), dropped)

@@ -135,39 +135,44 @@ def att_gt(
             "did: there are no never-treated units; use control: not_yet_treated"
         )
 
-    cols: list[np.ndarray] = []
-    group, tval, att, base, is_base = [], [], [], [], []
     first = 0 if base_period == "universal" else 1
+    blocks_psi: list[np.ndarray] = []
+    group, tval, att, base, is_base = [], [], [], [], []
     for g in glist:
         treated = cohort == g
-        pre_idx = np.flatnonzero(times + anticipation < g)
-        g_base = int(pre_idx[-1])
-        for j in range(first, n_t):
-            post = g <= times[j]
-            b = g_base if (post or base_period == "universal") else j - 1
-            group.append(g)
-            tval.append(times[j])
-            base.append(times[b])
-            if b == j:  # universal base period: normalised to zero
-                att.append(0.0)
-                is_base.append(True)
-                cols.append(np.zeros(n))
-                continue
-            is_base.append(False)
-            if control == "never_treated":
-                comp = never
-            else:
-                comp = never | ((cohort > times[max(j, b)] + anticipation) & ~treated)
-            est, psi = _cell(panel, w, j, b, treated, comp, method)
-            att.append(est)
-            cols.append(psi)
-            if np.isnan(est):
+        g_base = int(np.flatnonzero(times + anticipation < g)[-1])
+        js = np.arange(first, n_t)
+        post = g <= times[js]
+        bs = np.where(post | (base_period == "universal"), g_base, js - 1)
+        if control == "never_treated":
+            comp = np.repeat(never[:, None], len(js), axis=1)
+        else:
+            latest = times[np.maximum(js, bs)] + anticipation
+            comp = never[:, None] | ((cohort[:, None] > latest[None, :]) & ~treated[:, None])
+        if panel.x is None:
+            est, psi = _cells_no_covariates(panel.y, w, js, bs, treated, comp)
+        else:
+            est, psi = np.empty(len(js)), np.zeros((n, len(js)))
+            for c, (j, b) in enumerate(zip(js, bs, strict=True)):
+                if b != j:
+                    est[c], psi[:, c] = _cell(panel, w, int(j), int(b), treated, comp[:, c], method)
+        base_cell = bs == js
+        est[base_cell] = 0.0  # the universal base period is normalised to zero
+        psi[:, base_cell] = 0.0
+        for j, e in zip(js, est, strict=True):
+            if np.isnan(e):
                 notes.append(f"ATT(g={g}, t={times[j]}) cannot be estimated (no comparison units)")
+        blocks_psi.append(psi)
+        group += [g] * len(js)
+        tval += list(times[js])
+        base += list(times[bs])
+        att += list(est)
+        is_base += list(base_cell)
     return AttGt(
         group=np.asarray(group, dtype=float),
         time=np.asarray(tval, dtype=float),
         att=np.asarray(att, dtype=float),
-        psi=np.column_stack(cols) if cols else np.zeros((n, 0)),
+        psi=np.concatenate(blocks_psi, axis=1) if blocks_psi else np.zeros((n, 0)),
         base=np.asarray(base, dtype=float),
         is_base=np.asarray(is_base, dtype=bool),
         n=n,
@@ -175,6 +180,46 @@ def att_gt(
         cohort=cohort,
         notes=notes,
     )
+
+
+def _cells_no_covariates(
+    y: np.ndarray, w: np.ndarray, js: np.ndarray, bs: np.ndarray, treated: np.ndarray, comp: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every ATT(g,t) of one cohort at once, without covariates (the fast path of :func:`_cell`).
+
+    ``comp`` is units x cells (the comparison units of each cell). Returns the estimates and the
+    n x cells influence functions, computed exactly as :func:`_cell` computes each one.
+    """
+    n = len(w)
+    psi = np.zeros((n, len(js)))
+    ti = np.flatnonzero(treated)
+    dyt = y[np.ix_(ti, js)] - y[np.ix_(ti, bs)]
+    wt = w[ti]
+    sum_t = wt.sum()
+    mt = (wt @ dyt) / sum_t
+    fixed = bool((comp == comp[:, :1]).all())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if fixed:  # the same comparison units in every cell (never treated): index them once
+            ci = np.flatnonzero(comp[:, 0])
+            dyc = y[np.ix_(ci, js)] - y[np.ix_(ci, bs)]
+            wc = w[ci]
+            sum_c = np.full(len(js), wc.sum())
+            mc = (wc @ dyc) / sum_c
+            n1 = np.full(len(js), len(ti) + len(ci), dtype=float)
+            psi[ci] = -wc[:, None] * (dyc - mc) * (n1 / sum_c) * (n / n1)
+        else:
+            dy = y[:, js] - y[:, bs]
+            wcm = w[:, None] * comp
+            sum_c = wcm.sum(axis=0)
+            mc = (wcm * dy).sum(axis=0) / sum_c
+            n1 = len(ti) + comp.sum(axis=0)
+            psi = -wcm * (dy - mc) * (n1 / sum_c) * (n / n1)
+        psi[ti] = wt[:, None] * (dyt - mt) * (n1 / sum_t) * (n / n1)
+    est = mt - mc
+    empty = sum_c == 0
+    est[empty] = np.nan
+    psi[:, empty] = 0.0
+    return est, psi
 
 
 def _cell(
@@ -211,7 +256,8 @@ def _share_if(groups: np.ndarray, shares: np.ndarray, w: np.ndarray, cohort: np.
     """Influence of estimating cohort-share weights (``did::wif``), n x len(groups).
 
     The aggregation weights are ``shares / shares.sum()`` with ``shares`` the sample share of
-    each element's cohort; this is the first-order effect of estimating them.
+    each element's cohort; this is the first-order effect of estimating them. (The plain
+    version of what :func:`_combine` computes per cohort.)
     """
     indicator = (cohort[:, None] == groups[None, :]) * w[:, None]
     centred = indicator - shares[None, :]
@@ -229,6 +275,50 @@ class Aggregate:
     psi: np.ndarray
 
 
+def _combine(
+    att: np.ndarray,
+    psi: np.ndarray,
+    labels: np.ndarray,
+    shares: np.ndarray,
+    members: list[np.ndarray],
+    weights: list[np.ndarray],
+    *,
+    w: np.ndarray,
+    cohort: np.ndarray,
+    with_wif: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted sums of several sets of effects at once, with their influence functions.
+
+    Element ``m`` is ``sum(weights[m] * att[members[m]])``; its influence function is
+    ``psi[:, members[m]] @ weights[m]`` plus, if ``with_wif``, the effect of estimating the
+    cohort-share weights. That term depends on a unit only through its cohort, so it is built per
+    cohort: ``(w_i S[G_i] - b) / P - (w_i N[G_i] - P) b / P^2`` with ``P`` the sum of the
+    members' shares, ``b`` the share-weighted sum of their effects, ``S[k]`` and ``N[k]`` the sum
+    and the number of members from cohort ``k``.
+    """
+    from scipy import sparse
+
+    n_cells, m = len(att), len(members)
+    rows = np.concatenate(members) if members else np.zeros(0, dtype=int)
+    cols = np.concatenate([np.full(len(mm), i) for i, mm in enumerate(members)]) if members else rows
+    vals = np.concatenate(weights) if weights else np.zeros(0)
+    weight_matrix = sparse.csc_matrix((vals, (rows, cols)), shape=(n_cells, m))
+    estimates = weight_matrix.T @ att
+    out = np.asarray((weight_matrix.T @ psi.T).T)
+    if with_wif:
+        kinds, cell_kind = np.unique(labels, return_inverse=True)
+        onehot = sparse.csc_matrix((np.ones(n_cells), (cell_kind, np.arange(n_cells))), shape=(len(kinds), n_cells))
+        member = sparse.csc_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_cells, m))
+        s_att = np.vstack([np.asarray((onehot @ sparse.diags(att) @ member).todense()), np.zeros((1, m))])
+        count = np.vstack([np.asarray((onehot @ member).todense()), np.zeros((1, m))])
+        total = np.asarray(member.T @ shares).ravel()
+        b = np.asarray(member.T @ (shares * att)).ravel()
+        unit_kind = np.searchsorted(kinds, cohort)
+        unit_kind = np.where((unit_kind < len(kinds)) & (kinds[np.minimum(unit_kind, len(kinds) - 1)] == cohort), unit_kind, len(kinds))
+        out = out + (w[:, None] * s_att[unit_kind] - b) / total - (w[:, None] * count[unit_kind] - total) * b / total**2
+    return estimates, out
+
+
 def aggregate(res: AttGt, kind: str, *, min_e: float = -np.inf, max_e: float = np.inf) -> list[Aggregate]:
     """Aggregate ATT(g,t) as ``simple``, ``dynamic``, ``group`` or ``calendar``.
 
@@ -243,54 +333,43 @@ def aggregate(res: AttGt, kind: str, *, min_e: float = -np.inf, max_e: float = n
     pg_by_group = {gg: float(np.mean(w * (cohort == gg))) for gg in glist}
     pg = np.array([pg_by_group[gg] for gg in g])
     post = g <= t
-    out: list[Aggregate] = []
+    opts = {"w": w, "cohort": cohort}
 
-    def combine(idx: np.ndarray, weights: np.ndarray, with_wif: bool) -> tuple[float, np.ndarray]:
-        est = float(att[idx] @ weights)
-        p = psi[:, idx] @ weights
-        if with_wif:
-            p = p + _share_if(g[idx], pg[idx], w, cohort) @ att[idx]
-        return est, p
+    def by(members: list[np.ndarray], weights: list[np.ndarray], wif: bool) -> tuple[np.ndarray, np.ndarray]:
+        return _combine(att, psi, g, pg, members, weights, with_wif=wif, **opts)
+
+    def share_weights(members: list[np.ndarray]) -> list[np.ndarray]:
+        return [pg[mm] / pg[mm].sum() for mm in members]
 
     if kind == "simple":
-        idx = np.flatnonzero(post)
-        est, p = combine(idx, pg[idx] / pg[idx].sum(), True)
-        return [Aggregate("att", "overall", est, p)]
+        members = [np.flatnonzero(post)]
+        est, p = by(members, share_weights(members), True)
+        return [Aggregate("att", "overall", float(est[0]), p[:, 0])]
     if kind == "dynamic":
         e = t - g
         eseq = np.unique(e)
         eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
-        elems = []
-        for ev in eseq:
-            idx = np.flatnonzero(e == ev)
-            est, p = combine(idx, pg[idx] / pg[idx].sum(), True)
-            elems.append(Aggregate(f"att_e{_num(ev)}", _num(ev), est, p))
-        pos = [a for a, ev in zip(elems, eseq, strict=True) if ev >= 0]
-        overall = Aggregate("att_dynamic", "overall", float(np.mean([a.estimate for a in pos])),
-                            np.mean([a.psi for a in pos], axis=0))
+        members = [np.flatnonzero(e == ev) for ev in eseq]
+        est, p = by(members, share_weights(members), True)
+        elems = [Aggregate(f"att_e{_num(ev)}", _num(ev), float(x), p[:, i]) for i, (ev, x) in enumerate(zip(eseq, est, strict=True))]
+        pos = eseq >= 0
+        overall = Aggregate("att_dynamic", "overall", float(est[pos].mean()), p[:, pos].mean(axis=1))
         return [*elems, overall]
     if kind == "group":
         used = np.array([gg for gg in glist if ((g == gg) & post).any()])
-        elems = []
-        for gg in used:
-            idx = np.flatnonzero((g == gg) & post)
-            est, p = combine(idx, np.full(len(idx), 1 / len(idx)), False)
-            elems.append(Aggregate(f"att_g{_num(gg)}", _num(gg), est, p))
-        ests = np.array([a.estimate for a in elems])
+        members = [np.flatnonzero((g == gg) & post) for gg in used]
+        est, p = by(members, [np.full(len(mm), 1 / len(mm)) for mm in members], False)
+        elems = [Aggregate(f"att_g{_num(gg)}", _num(gg), float(x), p[:, i]) for i, (gg, x) in enumerate(zip(used, est, strict=True))]
         sizes = np.array([pg_by_group[gg] for gg in used])
-        overall_psi = np.column_stack([a.psi for a in elems]) @ (sizes / sizes.sum())
-        overall_psi = overall_psi + _share_if(used, sizes, w, cohort) @ ests
-        return [*elems, Aggregate("att_group", "overall", float(ests @ sizes / sizes.sum()), overall_psi)]
+        overall_est, overall_p = _combine(est, p, used, sizes, [np.arange(len(used))], [sizes / sizes.sum()],
+                                          with_wif=True, **opts)
+        return [*elems, Aggregate("att_group", "overall", float(overall_est[0]), overall_p[:, 0])]
     if kind == "calendar":
-        elems = []
-        for tt in np.unique(t[t >= g.min()]):
-            idx = np.flatnonzero((t == tt) & post)
-            if len(idx) == 0:
-                continue
-            est, p = combine(idx, pg[idx] / pg[idx].sum(), True)
-            elems.append(Aggregate(f"att_t{_num(tt)}", _num(tt), est, p))
-        overall = Aggregate("att_calendar", "overall", float(np.mean([a.estimate for a in elems])),
-                            np.mean([a.psi for a in elems], axis=0))
+        periods = [tt for tt in np.unique(t[t >= g.min()]) if ((t == tt) & post).any()]
+        members = [np.flatnonzero((t == tt) & post) for tt in periods]
+        est, p = by(members, share_weights(members), True)
+        elems = [Aggregate(f"att_t{_num(tt)}", _num(tt), float(x), p[:, i]) for i, (tt, x) in enumerate(zip(periods, est, strict=True))]
+        overall = Aggregate("att_calendar", "overall", float(est.mean()), p.mean(axis=1))
         return [*elems, overall]
     raise ValueError(f"did: aggregation must be one of {AGGREGATIONS}, got {kind!r}")
 
@@ -309,11 +388,18 @@ def pretest(res: AttGt) -> dict[str, Any]:
     k = int(pre.sum())
     if k == 0:
         return {"n_pre": 0, "note": "no pre-treatment ATT(g,t) to test"}
+    import warnings as _warnings
+
+    from scipy import linalg
+
     a = res.att[pre]
     v = res.psi[:, pre].T @ res.psi[:, pre] / res.n
-    if np.linalg.cond(v) > 1 / np.finfo(float).eps:
+    try:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("error", linalg.LinAlgWarning)
+            stat = float(res.n * a @ linalg.solve(v, a, assume_a="pos"))
+    except (linalg.LinAlgError, linalg.LinAlgWarning):
         return {"n_pre": k, "note": "the covariance of the pre-treatment effects is singular; no Wald test"}
-    stat = float(res.n * a @ np.linalg.solve(v, a))
     return {"n_pre": k, "statistic": stat, "df": k, "p_value": float(stats.chi2.sf(stat, k))}
 
 
@@ -432,7 +518,8 @@ def callaway_santanna(
     blocks.append(("cell", cells))
 
     level_q = stats.norm.ppf(1 - (1 - ci_level) / 2)
-    rows, band = [], {}
+    frames, band = [], {}
+    tiny = np.sqrt(np.finfo(float).eps) * 10
     for kind, items in blocks:
         if not items:
             continue
@@ -442,26 +529,29 @@ def callaway_santanna(
         if bootstrap:
             se, crit = multiplier_bootstrap(psi, draws=bootstrap, seed=seed, level=ci_level)
             band[kind] = crit
-        for a, s in zip(items, se, strict=True):
+        names = []
+        for a in items:
             name = a.name
             if kind in ("dynamic", "group", "calendar") and a.element != "overall":
                 name = {"dynamic": f"att_e{a.element}", "group": f"att_g{lab(float(a.element))}",
                         "calendar": f"att_t{lab(float(a.element))}"}[kind]
-            ok = np.isfinite(a.estimate) and np.isfinite(s) and s > np.sqrt(np.finfo(float).eps) * 10
-            z = a.estimate / s if ok else np.nan
-            rows.append({
-                "estimand": name,
-                "estimate": a.estimate,
-                "std_error": s if ok else np.nan,
-                "ci_lower": a.estimate - level_q * s if ok else np.nan,
-                "ci_upper": a.estimate + level_q * s if ok else np.nan,
-                "p_value": float(2 * stats.norm.sf(abs(z))) if ok else np.nan,
-                "n_obs": res.n * len(panel.times),
-                "n_areas": res.n,
-                "n_periods": len(panel.times),
-                "note": _note(kind, a, control, crit),
-            })
-    estimates = pd.DataFrame.from_records(rows)
+            names.append(name)
+        est = np.array([a.estimate for a in items])
+        ok = np.isfinite(est) & np.isfinite(se) & (se > tiny)
+        se = np.where(ok, se, np.nan)
+        frames.append(pd.DataFrame({
+            "estimand": names,
+            "estimate": est,
+            "std_error": se,
+            "ci_lower": est - level_q * se,
+            "ci_upper": est + level_q * se,
+            "p_value": 2 * stats.norm.sf(np.abs(est / se)),
+            "n_obs": res.n * len(panel.times),
+            "n_areas": res.n,
+            "n_periods": len(panel.times),
+            "note": [_note(kind, a, control, crit) for a in items],
+        }))
+    estimates = pd.concat(frames, ignore_index=True)
     pt = pretest(res)
     if pt.get("p_value", 1) < 0.05:
         warnings.append(
