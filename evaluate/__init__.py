@@ -31,6 +31,7 @@ _LAZY = {
     "describe": ("evaluate.estimators.describe", "describe"),
     "its": ("evaluate.estimators.its", "its"),
     "did": ("evaluate.estimators.did", "did"),
+    "synthetic_control": ("evaluate.estimators.synth", "synthetic_control"),
     "Interruption": ("evaluate.designs.its", "Interruption"),
     "verify": ("evaluate.verify", "run_verification"),
     "demo_config_path": ("evaluate.demo", "demo_config_path"),

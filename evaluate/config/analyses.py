@@ -13,13 +13,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "METHODS",
     "AnalysisBase",
+    "ComparisonOutcome",
     "DescribeAnalysis",
-    "ItsAnalysis",
     "DidAnalysis",
     "ExtraInterruption",
-    "ComparisonOutcome",
-    "METHODS",
+    "ItsAnalysis",
+    "SyntheticControlAnalysis",
 ]
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
@@ -221,5 +222,39 @@ class DidAnalysis(AnalysisBase):
         return v
 
 
-METHODS: tuple[str, ...] = ("describe", "its", "did")
+class SyntheticControlAnalysis(AnalysisBase):
+    """Synthetic control, synthetic DiD or DiD for one or a few treated areas (see configs/README.md)."""
+
+    method: Literal["synthetic_control"]
+    estimator: Literal["sdid", "sc", "did"] = Field(
+        "sdid",
+        description=(
+            "sdid (synthetic DiD: donor and time weights, allows a constant level difference), sc "
+            "(synthetic control: donor weights matching pre-period levels), did (equal weights on the "
+            "same block, for comparison)."
+        ),
+    )
+    predictors: list[str] = Field(
+        default_factory=list,
+        description="estimator sc only: panel columns whose pre-period means the donor weights also match.",
+    )
+    placebo: Literal["auto"] | bool = Field(
+        "auto",
+        description=(
+            "Placebo standard error, in-space placebo p-value and pre-fit check: 'auto' (when there are "
+            "more donors than treated areas), true (required) or false."
+        ),
+    )
+    n_placebo: int = Field(200, ge=20, le=10_000, description="Placebo-SE replications.")
+    leave_one_out: bool = Field(True, description="Re-fit without each donor with positive weight.")
+    unbalanced: Literal["refuse", "drop_units"] = Field(
+        "refuse",
+        description=(
+            "An outcome missing (or suppressed) in some area-periods: refuse, or drop the areas with "
+            "any gap (counted; a treated area with a gap cannot be dropped)."
+        ),
+    )
+
+
+METHODS: tuple[str, ...] = ("describe", "its", "did", "synthetic_control")
 """Every ``method`` the config accepts; kept in step with ``AnalysisConfig``."""

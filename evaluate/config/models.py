@@ -14,29 +14,34 @@ model is fitted.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from evaluate.config.analyses import DescribeAnalysis, DidAnalysis, ItsAnalysis
+from evaluate.config.analyses import (
+    DescribeAnalysis,
+    DidAnalysis,
+    ItsAnalysis,
+    SyntheticControlAnalysis,
+)
 from evaluate.errors import suggest
 
 __all__ = [
-    "Frequency",
     "FREQUENCIES",
-    "StrictModel",
-    "SourceConfig",
-    "SuppressionOverride",
-    "JoinConfig",
-    "DataConfig",
-    "PhaseIn",
-    "InterventionConfig",
-    "HarmIndexConfig",
-    "EnforcementHarm",
-    "Disclosure",
-    "OutputsConfig",
     "AnalysisConfig",
+    "DataConfig",
+    "Disclosure",
+    "EnforcementHarm",
     "EvaluationConfig",
+    "Frequency",
+    "HarmIndexConfig",
+    "InterventionConfig",
+    "JoinConfig",
+    "OutputsConfig",
+    "PhaseIn",
+    "SourceConfig",
+    "StrictModel",
+    "SuppressionOverride",
 ]
 
 Frequency = Literal["week", "month", "quarter", "year", "financial_year"]
@@ -232,7 +237,9 @@ class OutputsConfig(StrictModel):
     disclosure: Disclosure = Field(default_factory=Disclosure)
 
 
-AnalysisConfig = Annotated[Union[DescribeAnalysis, ItsAnalysis, DidAnalysis], Field(discriminator="method")]
+AnalysisConfig = Annotated[
+    DescribeAnalysis | ItsAnalysis | DidAnalysis | SyntheticControlAnalysis, Field(discriminator="method")
+]
 
 
 class EvaluationConfig(StrictModel):

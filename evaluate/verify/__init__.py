@@ -7,7 +7,7 @@ passes. The command exits 0 only if every check passes. A new replication is a m
 decorates a generator of checks with :func:`replication` and is imported below.
 """
 
-from evaluate.verify import card_krueger, castle, mpdta, sicily  # noqa: F401 - registers the replications
+from evaluate.verify import card_krueger, castle, mpdta, prop99, sicily  # noqa: F401 - registers the replications
 from evaluate.verify.core import (
     REPLICATIONS,
     Check,
