@@ -140,7 +140,7 @@ def test_wild_bootstrap_draws_equal_brute_force(rng: np.random.Generator) -> Non
     u, t = pd.factorize(d["unit"])[0], pd.factorize(d["t"])[0]
     x = demean_two_way(d[["D", "x2"]].to_numpy(), u, t)
     y = demean_two_way(d["y"].to_numpy(), u, t)
-    design = _Design(x, y, u, 0)
+    design = _Design.from_rows(x, y, u, 0)
     v = _draws(np.random.default_rng(3), 40, 24, "webb")
     fast = design.boot_t(0.5, v)
     xo = x[:, 1:]

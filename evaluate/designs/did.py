@@ -16,7 +16,7 @@ import pandas as pd
 
 from evaluate.errors import AnalysisError
 
-__all__ = ["WidePanel", "wide_panel", "time_labels"]
+__all__ = ["Grid", "WidePanel", "dense_grid", "row_groups", "time_labels", "wide_panel"]
 
 
 @dataclass
@@ -54,6 +54,79 @@ class WidePanel:
     def n(self) -> int:
         """Number of units."""
         return len(self.units)
+
+
+@dataclass
+class Grid:
+    """Columns of a long panel laid out as units x periods matrices (NaN where a cell has no row).
+
+    Attributes
+    ----------
+    units, times
+        Unit labels in order of first appearance and sorted period values.
+    values
+        One ``(units, periods)`` float matrix per column.
+    complete
+        Every unit has exactly one row in every period.
+    """
+
+    units: np.ndarray
+    times: np.ndarray
+    values: dict[str, np.ndarray]
+    complete: bool
+
+
+def dense_grid(data: pd.DataFrame, unit: str, time: str, columns: Sequence[str]) -> Grid:
+    """Lay out ``columns`` of a long panel as units x periods matrices, in one vectorised step.
+
+    Raises
+    ------
+    AnalysisError
+        More than one row for a unit and period.
+    """
+    unit_codes, units = pd.factorize(data[unit])
+    time_codes, times = pd.factorize(data[time], sort=True)
+    n_u, n_t = len(units), len(times)
+    flat = unit_codes.astype(np.int64) * n_t + time_codes
+    counts = np.bincount(flat, minlength=n_u * n_t)
+    if counts.max(initial=0) > 1:
+        raise AnalysisError("did: more than one row per unit and period; aggregate the data first")
+    values = {}
+    for c in columns:
+        m = np.full(n_u * n_t, np.nan)
+        m[flat] = pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
+        values[c] = m.reshape(n_u, n_t)
+    return Grid(np.asarray(units), np.asarray(times), values, bool(len(data) == n_u * n_t))
+
+
+def row_groups(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a matrix and each row's index among them (NaN equals NaN).
+
+    Rows are fingerprinted by two random projections and grouped by them, then every row is
+    checked against its group's first row, so the result is exact (a sort of whole rows, as
+    ``numpy.unique(axis=0)`` does, is much slower for wide matrices).
+
+    Returns
+    -------
+    distinct, index
+        ``(C, T)`` distinct rows (in order of first appearance) and ``(n,)`` the group of each row.
+    """
+    m = np.asarray(matrix, dtype=float)
+    nan = np.isnan(m)
+    filled = np.where(nan, 0.0, m)
+    rng = np.random.default_rng(12345)
+    proj = rng.standard_normal((m.shape[1], 2))
+    keys = filled @ proj + nan @ rng.standard_normal((m.shape[1], 2))
+    index, _ = pd.factorize(pd.MultiIndex.from_arrays([keys[:, 0], keys[:, 1]]))
+    first = np.full(index.max(initial=-1) + 1, -1, dtype=np.int64)
+    first[index[::-1]] = np.arange(len(index))[::-1]
+    rep = m[first]
+    same = (rep[index] == m) | (np.isnan(rep[index]) & nan)
+    if not same.all():  # a fingerprint collision: fall back to the exact sort
+        distinct, inverse = np.unique(np.where(nan, np.inf, m), axis=0, return_inverse=True)
+        distinct = np.where(np.isinf(distinct), np.nan, distinct)
+        return distinct, np.asarray(inverse).reshape(-1)
+    return rep, index.astype(np.intp)
 
 
 def time_labels(values: pd.Series) -> dict[object, str]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evaluate.designs.did import dense_grid
 from evaluate.errors import AnalysisError
 
 __all__ = ["bacon_decomposition", "COMPARISON_TYPES"]
@@ -67,22 +68,20 @@ def bacon_decomposition(
         and ``control`` timing groups, ``estimate``, ``weight``. Weights sum to one and the
         weighted estimates sum to the TWFE coefficient.
     """
-    y = data.pivot(index=unit, columns=time, values=outcome)
-    d = data.pivot(index=unit, columns=time, values=treatment)
-    if y.isna().any().any() or d.isna().any().any():
+    grid = dense_grid(data, unit, time, [outcome, treatment])
+    ym, dm = grid.values[outcome], grid.values[treatment]
+    if np.isnan(ym).any() or np.isnan(dm).any():
         raise AnalysisError("bacon: the decomposition needs a balanced panel with no missing outcomes")
-    dm = d.to_numpy(dtype=float)
     if np.any(np.diff(dm, axis=1) < 0) or not np.isin(dm, [0.0, 1.0]).all():
         raise AnalysisError("bacon: the treatment must be 0/1 and absorbing (once treated, always treated)")
-    ym = y.to_numpy(dtype=float)
-    n_units, n_t = ym.shape
+    n_t = ym.shape[1]
     first = np.where(dm.any(axis=1), dm.argmax(axis=1), n_t)  # index of the first treated period; n_t = never
     groups = np.unique(first)
     share = {g: float((first == g).mean()) for g in groups}
     dbar = {g: float((n_t - g) / n_t) if g < n_t else 0.0 for g in groups}
     dd = dm - dm.mean(axis=1, keepdims=True) - dm.mean(axis=0, keepdims=True) + dm.mean()
     vd = float((dd**2).mean())
-    times = y.columns.to_numpy()
+    times = grid.times
     label = {g: ("never" if g == n_t else str(times[g])) for g in groups}
 
     rows = []

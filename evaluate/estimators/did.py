@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from evaluate.estimators.demean import demean_two_way
-from evaluate.estimators.did_twfe import FEW_CLUSTERS, event_time_columns
-from evaluate.estimators.wild import randomization_inference, wild_cluster_bootstrap
+from evaluate.estimators.did_twfe import FEW_CLUSTERS
+from evaluate.estimators.fe_ols import FeFit, demeaned_fit
+from evaluate.estimators.wild import randomization_inference, wild_from_stats
 from evaluate.results.effect import EffectResult
 
 __all__ = ["did", "ESTIMATORS"]
@@ -103,7 +104,8 @@ def did(
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"did: estimator must be one of ({', '.join(ESTIMATORS)}), got {estimator!r}")
-    data = data.copy()
+    wanted = [outcome, f"{outcome}__suppressed", unit, time, cohort, treatment, event_time, population, *covariates]
+    data = data[list(dict.fromkeys(c for c in wanted if c is not None and c in data.columns))].copy()
     if cohort is not None:
         g = pd.to_numeric(data[cohort], errors="coerce")
         never = g.isna() | (g == 0) | np.isinf(g)
@@ -157,10 +159,7 @@ def did(
             raise ValueError("did: event_study needs event_time= or cohort=")
         result = event_study(data, outcome=outcome, event_time=event_time, unit=unit, time=time,
                              window=window, covariates=covariates, ci_level=ci_level, **meta)
-        lo, hi = result.diagnostics["window"]
-        dummies = event_time_columns(pd.to_numeric(data[event_time], errors="coerce"), window=(lo, hi))
         used = [f"e{r.removeprefix('att_e')}" for r in result.estimates["estimand"]]
-        data = pd.concat([data, dummies[used]], axis=1)
         regressors = [*used, *covariates]
         names = {f"att_e{c[1:]}": c for c in used}
 
@@ -172,16 +171,6 @@ def did(
     if randomization and estimator == "twfe":
         result = _with_randomization(result, data, outcome, treatment, unit, time, randomization, seed)
     return result
-
-
-def _demeaned(data: pd.DataFrame, outcome: str, regressors: list[str], unit: str, time: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    d = data.dropna(subset=[outcome, *regressors])
-    u = pd.factorize(d[unit])[0]
-    t = pd.factorize(d[time])[0]
-    x = demean_two_way(d[regressors].to_numpy(dtype=float), u, t)
-    y = demean_two_way(d[outcome].to_numpy(dtype=float), u, t)
-    absorbed = int(u.max() + 1 + t.max())  # units + periods - 1
-    return x, y, u, t, absorbed
 
 
 def _with_wild(
@@ -197,19 +186,25 @@ def _with_wild(
     seed: int,
     level: float,
 ) -> EffectResult:
-    x, y, u, _t, absorbed = _demeaned(data, outcome, regressors, unit, time)
+    """Wild-bootstrap p-values and intervals from the fit's cluster sums (no row-level refit)."""
+    fit = result.model
+    if not isinstance(fit, FeFit) or fit.stats is None:  # a linearmodels fit: sums from the rows
+        d = data.dropna(subset=[outcome, *regressors])
+        fit = demeaned_fit(d[outcome].to_numpy(dtype=float), d[regressors].to_numpy(dtype=float),
+                           pd.factorize(d[unit])[0], pd.factorize(d[time])[0], regressors)
+    assert fit.stats is not None
+    order = list(fit.params.index)
     est = result.estimates.copy()
     used_weights = ""
     for i, row in est.iterrows():
         col = names.get(str(row["estimand"]))
-        if col is None:
+        if col is None or col not in order:
             continue
-        wr = wild_cluster_bootstrap(x, y, u, j=regressors.index(col), draws=draws, weights=weights,
-                                    seed=seed, level=level, absorbed=absorbed)
+        wr = wild_from_stats(fit.stats, j=order.index(col), draws=draws, weights=weights, seed=seed, level=level)
         est.loc[i, ["ci_lower", "ci_upper", "p_value"]] = [wr.ci_lower, wr.ci_upper, wr.p_value]
         est.loc[i, "note"] = f"{row['note']}; wild cluster bootstrap p-value and interval (test inversion)"
         used_weights = wr.weights
-    n_clusters = int(u.max() + 1)
+    n_clusters = fit.stats.n_clusters
     diag = {**result.diagnostics, "wild_bootstrap": {"draws": draws, "weights": used_weights, "clusters": n_clusters,
                                                      "null_imposed": True, "seed": seed}}
     warnings = tuple(w for w in result.warnings if "wild cluster bootstrap" not in w)

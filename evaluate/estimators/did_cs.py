@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluate.designs.did import WidePanel, time_labels, wide_panel
+from evaluate.designs.did import WidePanel, wide_panel
 from evaluate.errors import AnalysisError
 from evaluate.estimators.drdid import panel_did
 from evaluate.results.effect import EffectResult, RowAccounting
@@ -327,7 +327,8 @@ def aggregate(res: AttGt, kind: str, *, min_e: float = -np.inf, max_e: float = n
     estimated are left out, as with ``na.rm = TRUE``).
     """
     ok = ~np.isnan(res.att)
-    g, t, att, psi = res.group[ok], res.time[ok], res.att[ok], res.psi[:, ok]
+    g, t, att = res.group[ok], res.time[ok], res.att[ok]
+    psi = res.psi if ok.all() else res.psi[:, ok]  # a copy only when some cells are missing
     w, cohort = res.weights, res.cohort
     glist = np.unique(g)
     pg_by_group = {gg: float(np.mean(w * (cohort == gg))) for gg in glist}
@@ -378,6 +379,26 @@ def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
+def _gram_by_cohort(psi: np.ndarray, cohort: np.ndarray) -> np.ndarray:
+    """``psi' psi``, one cohort of rows at a time, over only the columns those rows touch.
+
+    A unit's influence is zero in the cells where it is neither treated nor a comparison, so a
+    cohort's rows touch few columns (its own cells, or every cell for never-treated units); the
+    products skip the zeros. Equal to the plain product up to rounding.
+    """
+    k = psi.shape[1]
+    out = np.zeros((k, k))
+    for g in np.unique(cohort):
+        rows = psi[cohort == g]
+        cols = np.flatnonzero(np.any(rows != 0, axis=0))
+        if len(cols) == k:
+            out += rows.T @ rows
+        elif len(cols):
+            sub = rows[:, cols]
+            out[np.ix_(cols, cols)] += sub.T @ sub
+    return out
+
+
 def pretest(res: AttGt) -> dict[str, Any]:
     """Wald test that every pre-treatment ATT(g,t) is zero (the universal base cells excluded).
 
@@ -393,7 +414,7 @@ def pretest(res: AttGt) -> dict[str, Any]:
     from scipy import linalg
 
     a = res.att[pre]
-    v = res.psi[:, pre].T @ res.psi[:, pre] / res.n
+    v = _gram_by_cohort(res.psi[:, pre], res.cohort) / res.n
     try:
         with _warnings.catch_warnings():
             _warnings.simplefilter("error", linalg.LinAlgWarning)

@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from evaluate.errors import AnalysisError
-from evaluate.estimators.did_twfe import _fit, _prepare, cr1_note
+from evaluate.estimators.did_twfe import _fit, _fit_collapsed, _prepare, cr1_note
 from evaluate.results.effect import EffectResult
 
 __all__ = ["sun_abraham"]
@@ -84,23 +84,34 @@ def sun_abraham(
     rel = pd.to_numeric(data[time]) - g
     if window is None:
         window = (max(int(rel.min()), -12), min(int(rel.max()), 12))
-    rel_b = rel.clip(lower=window[0], upper=window[1])
-    cohorts = sorted(g.dropna().unique())
-    cols: dict[str, np.ndarray] = {}
+    pairs = pd.DataFrame({"g": g.to_numpy(), "t": pd.to_numeric(data[time]).to_numpy()}).dropna().drop_duplicates()
+    cohorts = sorted(pairs["g"].unique())
     meta = []
     for c in cohorts:
-        in_c = (g == c).to_numpy()
-        for ell in sorted(rel_b[g == c].dropna().unique()):
-            if ell == reference:
-                continue
-            name = f"c{c:g}_e{int(ell)}"
-            cols[name] = (in_c & (rel_b == ell).to_numpy()).astype(float)
-            meta.append((name, c, int(ell)))
-    frame = pd.concat([data.reset_index(drop=True), pd.DataFrame(cols)], axis=1)
+        times = pairs.loc[pairs["g"] == c, "t"].to_numpy()
+        for ell in sorted(set(np.clip(times - c, window[0], window[1]).astype(int))):
+            if ell != reference:
+                meta.append((f"c{c:g}_e{int(ell)}", c, int(ell)))
     names = [m[0] for m in meta]
-    d, rows = _prepare(frame, outcome, unit, time, [*names, *([cluster] if cluster else [])])
-    res = _fit(d, outcome, unit, time, names, fixed_effects="unit", group=None, cluster=cluster, weights=None)
+
+    def build(gv: pd.Series, tv: pd.Series) -> pd.DataFrame:
+        """The cohort x binned relative-time indicators of rows with cohort ``gv`` at time ``tv``."""
+        gv = gv.reset_index(drop=True)
+        rb = (pd.to_numeric(tv).reset_index(drop=True) - gv).clip(lower=window[0], upper=window[1]).to_numpy()
+        ga = gv.to_numpy()
+        return pd.DataFrame({nm: ((ga == c) & (rb == ell)).astype(float) for nm, c, ell in meta})
+
+    base = data.reset_index(drop=True)
+    g_base = g.reset_index(drop=True)
+    d, rows = _prepare(base, outcome, unit, time, [cluster] if cluster else [])
+    res = _fit_collapsed(d, outcome, unit, time, g_base.loc[d.index].to_numpy(dtype=float), build, cluster=cluster)
+    if res is None:
+        cols = build(g_base.loc[d.index], d[time])
+        cols.index = d.index
+        frame = pd.concat([d, cols], axis=1)
+        res = _fit(frame, outcome, unit, time, names, fixed_effects="unit", group=None, cluster=cluster, weights=None)
     params, cov = res.params, res.cov
+    counts = (len(d), int(d[unit].nunique()), int(d[time].nunique()))
     unit_cohort = pd.Series(g.to_numpy(), index=data[unit].to_numpy()).groupby(level=0).first()
     present = unit_cohort.reindex(pd.unique(d[unit]))
     cohort_size = {c: int((present == c).sum()) for c in cohorts}
@@ -121,13 +132,13 @@ def sun_abraham(
     for ell in sorted(by_ell):
         total = sum(s for _, s in by_ell[ell])
         est, se = linear({nm: s / total for nm, s in by_ell[ell]})
-        recs.append(_rec(f"att_e{ell}", est, se, q, d, unit, time,
+        recs.append(_rec(f"att_e{ell}", est, se, q, counts,
                          f"interaction-weighted effect at relative time {ell} (cohort-share weights)"))
     post = {nm: cohort_size[c] for nm, c, ell in meta if ell >= 0 and nm in params.index}
     if post:
         total = sum(post.values())
         est, se = linear({k: v / total for k, v in post.items()})
-        recs.insert(0, _rec("att", est, se, q, d, unit, time,
+        recs.insert(0, _rec("att", est, se, q, counts,
                             "average of post-period cohort x relative-time effects, weighted by cohort size"))
     estimates = pd.DataFrame(recs)
     lead_names = [nm for nm, _, ell in meta if ell < reference and nm in params.index]
@@ -151,9 +162,10 @@ def sun_abraham(
     )
 
 
-def _rec(name: str, est: float, se: float, q: float, d: pd.DataFrame, unit: str, time: str, note: str) -> dict[str, object]:
+def _rec(name: str, est: float, se: float, q: float, counts: tuple[int, int, int], note: str) -> dict[str, object]:
     return {
         "estimand": name, "estimate": est, "std_error": se, "ci_lower": est - q * se, "ci_upper": est + q * se,
         "p_value": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else np.nan,
-        "n_obs": len(d), "n_areas": d[unit].nunique(), "n_periods": d[time].nunique(), "note": note,
+        "n_obs": counts[0], "n_areas": counts[1], "n_periods": counts[2], "note": note,
     }
+

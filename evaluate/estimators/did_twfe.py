@@ -20,7 +20,7 @@ Callaway-Sant'Anna or Sun-Abraham there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -77,6 +77,73 @@ def _fit(
     cluster: str | None,
     weights: str | None,
 ) -> Any:
+    """Fit on rows: :func:`~evaluate.estimators.fe_ols.demeaned_fit`, or linearmodels for the
+    group-effects regression and for regression weights."""
+    if fixed_effects == "group" or weights:
+        return _fit_linearmodels(d, outcome, unit, time, regressors, fixed_effects=fixed_effects, group=group,
+                                 cluster=cluster, weights=weights)
+    from evaluate.estimators.fe_ols import demeaned_fit
+
+    codes = pd.factorize(d[cluster])[0] if cluster and cluster != unit else None
+    return demeaned_fit(
+        d[outcome].to_numpy(dtype=float), d[regressors].to_numpy(dtype=float),
+        pd.factorize(d[unit])[0], pd.factorize(d[time])[0], regressors, cluster=codes,
+    )
+
+
+def _fit_collapsed(
+    d: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    key: np.ndarray,
+    build: Callable[[pd.Series, pd.Series], pd.DataFrame],
+    *,
+    cluster: str | None,
+) -> Any:
+    """The collapsed route of :mod:`~evaluate.estimators.fe_ols`, or ``None`` when it does not apply.
+
+    ``key`` (one value per row; NaN allowed) determines the regressors together with the period:
+    ``build(key, time)`` makes them for any rows. Units with the same key path form one group.
+    Applies to a balanced panel with one row per unit and period, and clusters that nest units.
+    """
+    from evaluate.designs.did import dense_grid, row_groups
+    from evaluate.estimators.fe_ols import collapsed_fit
+
+    frame = pd.DataFrame({"u": d[unit].to_numpy(), "t": d[time].to_numpy(), "y": d[outcome].to_numpy(dtype=float),
+                          "k": np.asarray(key, dtype=float)})
+    grid = dense_grid(frame, "u", "t", ["y", "k"])
+    if not grid.complete or len(grid.units) < 2:
+        return None
+    n_periods = len(grid.times)
+    paths, group = row_groups(grid.values["k"])
+    w = build(pd.Series(paths.ravel()), pd.Series(np.tile(grid.times, len(paths))))
+    names = list(w.columns)
+    w_arr = w.to_numpy(dtype=float).reshape(len(paths), n_periods, len(names))
+    codes = None
+    if cluster and cluster != unit:
+        uc = pd.factorize(d[unit])[0]  # the grid's unit order (first appearance)
+        per_unit = pd.Series(pd.factorize(d[cluster])[0]).groupby(uc).agg(["min", "max"])
+        if (per_unit["min"] != per_unit["max"]).any():
+            return None  # clusters cut across units: the row route handles it
+        codes = per_unit["min"].sort_index().to_numpy()
+    return collapsed_fit(grid.values["y"], group, w_arr, names, cluster=codes)
+
+
+def _fit_linearmodels(
+    d: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    regressors: list[str],
+    *,
+    fixed_effects: str,
+    group: str | None,
+    cluster: str | None,
+    weights: str | None,
+) -> Any:
+    """linearmodels ``PanelOLS``: the reference implementation, and the route for group effects
+    and regression weights."""
     from linearmodels.panel import PanelOLS
 
     panel = d.set_index([unit, time])
@@ -148,8 +215,18 @@ def twfe(
         raise ValueError("did: fixed_effects='group' needs group=<treated-group column>")
     extra = [treatment, *covariates, *(c for c in (group, cluster, weights) if c)]
     d, rows = _prepare(data, outcome, unit, time, extra)
-    res = _fit(d, outcome, unit, time, [treatment, *covariates], fixed_effects=fixed_effects,
-               group=group, cluster=cluster, weights=weights)
+    res = None
+    if not covariates and fixed_effects == "unit" and not weights:
+        res = _fit_collapsed(d, outcome, unit, time, d[treatment].to_numpy(dtype=float),
+                             lambda k, _t: pd.DataFrame({treatment: k.to_numpy()}), cluster=cluster)
+    if res is None:
+        res = _fit(d, outcome, unit, time, [treatment, *covariates], fixed_effects=fixed_effects,
+                   group=group, cluster=cluster, weights=weights)
+    if treatment not in res.params.index:
+        raise AnalysisError(
+            f"did: the treatment '{treatment}' does not vary within areas over time once area and "
+            "period effects are removed, so TWFE cannot estimate it; check the intervention's dates"
+        )
     n_clusters = d[cluster or unit].nunique()
     est, se = float(res.params[treatment]), float(res.std_errors[treatment])
     q = stats.norm.ppf(1 - (1 - ci_level) / 2)
@@ -244,14 +321,26 @@ def event_study(
         window = (max(int(e.min()), -12), min(int(e.max()), 12))
     if not (window[0] <= reference < window[1]):
         raise AnalysisError(f"did: the reference event time {reference} is outside the window {window}")
-    dummies = event_time_columns(e, window=window, reference=reference)
-    keep = [c for c in dummies.columns if dummies[c].any()]
-    dummies = dummies[keep]
-    frame = pd.concat([data.drop(columns=[c for c in keep if c in data.columns]), dummies], axis=1)
-    extra = [*keep, *covariates, *(c for c in (cluster, weights) if c)]
-    d, rows = _prepare(frame, outcome, unit, time, extra)
-    res = _fit(d, outcome, unit, time, [*keep, *covariates], fixed_effects="unit", group=None,
-               cluster=cluster, weights=weights)
+    extra = [*covariates, *(c for c in (cluster, weights) if c)]
+    d, rows = _prepare(data, outcome, unit, time, extra)
+    e_used = e.loc[d.index]
+
+    def build(ev: pd.Series, _t: pd.Series) -> pd.DataFrame:
+        return event_time_columns(ev, window=window, reference=reference)
+
+    res = None
+    if not covariates and not weights:
+        res = _fit_collapsed(d, outcome, unit, time, e_used.to_numpy(dtype=float), build, cluster=cluster)
+    if res is None:
+        dummies = event_time_columns(e_used, window=window, reference=reference)
+        nonzero = [c for c in dummies.columns if dummies[c].any()]
+        frame = pd.concat([d.drop(columns=[c for c in nonzero if c in d.columns]), dummies[nonzero]], axis=1)
+        res = _fit(frame, outcome, unit, time, [*nonzero, *covariates], fixed_effects="unit", group=None,
+                   cluster=cluster, weights=weights)
+    keep = [c for c in event_time_columns(pd.Series([0.0]), window=window, reference=reference).columns
+            if c in res.params.index]
+    if not keep:
+        raise AnalysisError("did: no event-time effect can be estimated (every indicator is absorbed)")
     q = stats.norm.ppf(1 - (1 - ci_level) / 2)
     recs = []
     for c in keep:

@@ -23,7 +23,9 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["WildResult", "wild_cluster_bootstrap", "wild_p_value", "randomization_inference", "auto_weights"]
+from evaluate.estimators.fe_ols import ClusterStats, cr1_factor
+
+__all__ = ["WildResult", "wild_cluster_bootstrap", "wild_from_stats", "wild_p_value", "randomization_inference", "auto_weights"]
 
 Weights = Literal["rademacher", "webb"]
 _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
@@ -55,61 +57,71 @@ def _draws(rng: np.random.Generator, b: int, g: int, weights: Weights) -> np.nda
 
 
 class _Design:
-    """Cluster-level sums of a demeaned regression, for fast WCR draws."""
+    """Cluster-level sums of a demeaned regression, for fast WCR draws.
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, clusters: np.ndarray, j: int, absorbed: int = 0) -> None:
-        self.x, self.y, self.j = x, y, j
-        codes, self.n_clusters = np.unique(clusters, return_inverse=True)[1], len(np.unique(clusters))
-        self.codes = codes
-        self.a = np.linalg.inv(x.T @ x)
+    Everything is computed from :class:`~evaluate.estimators.fe_ols.ClusterStats` (the sums
+    :math:`X_g'X_g` and :math:`X_g'y` of each cluster), so no row-level array is needed: the
+    collapsed TWFE route hands them over directly at national scale.
+    """
+
+    def __init__(self, stats: ClusterStats, j: int) -> None:
+        self.stats, self.j = stats, j
+        self.xy = stats.xy
+        self.n_clusters = stats.n_clusters
+        k = self.xy.shape[1]
+        self.xtx = stats.total()
+        self.xty = self.xy.sum(axis=0)
+        self.a = np.linalg.inv(self.xtx)
         self.aj = self.a[:, j]
-        self.xa = x @ self.aj  # row contributions to a_j' x_i
-        g, n, k = self.n_clusters, len(y), x.shape[1]
         # CR1 as linearmodels (group_debias) and R vcovCL(HC1): G/(G-1) (N-1)/(N-K), with K
         # counting the absorbed fixed effects; it cancels in bootstrap p-values
-        self.factor = g / (g - 1) * (n - 1) / (n - k - absorbed)
-        k = x.shape[1]
-        # H_g a_j for every cluster: sum over rows of x_i (x_i' a_j)
-        self.r = np.zeros((g, k))
-        np.add.at(self.r, codes, x * self.xa[:, None])
+        self.factor = cr1_factor(self.n_clusters, stats.n_obs, k + stats.absorbed)
+        self.r = stats.times(self.aj)  # (G, k): H_g a_j for every cluster
 
-    def cluster_sum(self, v: np.ndarray) -> np.ndarray:
-        return np.bincount(self.codes, weights=v, minlength=self.n_clusters)
+    @classmethod
+    def from_rows(cls, x: np.ndarray, y: np.ndarray, clusters: np.ndarray, j: int, absorbed: int = 0) -> _Design:
+        """The design of row-level demeaned data ``x`` (n x k), ``y`` and cluster labels."""
+        codes = np.unique(clusters, return_inverse=True)[1]
+        g, k = int(codes.max()) + 1, x.shape[1]
+        xx = np.zeros((g, k, k))
+        np.add.at(xx, codes, x[:, :, None] * x[:, None, :])
+        xy = np.zeros((g, k))
+        np.add.at(xy, codes, x * y[:, None])
+        return cls(ClusterStats(xx, xy, len(y), absorbed), j)
 
     def t_stat(self, beta0: float) -> tuple[float, float, float]:
-        beta = self.a @ (self.x.T @ self.y)
-        e = self.y - self.x @ beta
-        u = self.cluster_sum(self.xa * e)
+        beta = self.a @ self.xty
+        u = self.xy @ self.aj - self.r @ beta  # a_j' X_g' e_g
         se = float(np.sqrt(self.factor * (u @ u)))
         return float(beta[self.j]), se, (float(beta[self.j]) - beta0) / se
 
     def _null_pieces(self) -> None:
         """Everything the restricted bootstrap needs, as affine functions of ``beta0``.
 
-        Restricted fit: ``fitted(b0) = f0 + b0 f1`` with ``f0`` the fit of ``y`` on the other
-        regressors and ``f1 = x_j - fit(x_j on the others)``; residuals ``r0 - b0 f1``.
+        Restricted fit: ``fitted(b0) = f0 + b0 f1`` with ``f0 = X_o gamma`` the fit of ``y`` on
+        the other regressors and ``f1 = x_j - X_o delta`` (``x_j`` net of the others);
+        residuals ``r0 - b0 f1`` with ``r0 = y - f0``. Only their cluster sums are needed.
         """
-        x, j = self.x, self.j
-        others = [c for c in range(x.shape[1]) if c != j]
-        xj = x[:, j]
-        if others:
-            xo = x[:, others]
-            f0 = xo @ np.linalg.lstsq(xo, self.y, rcond=None)[0]
-            f1 = xj - xo @ np.linalg.lstsq(xo, xj, rcond=None)[0]
+        j, k = self.j, self.xy.shape[1]
+        o = [c for c in range(k) if c != j]
+        e_j = np.zeros(k)
+        e_j[j] = 1.0
+        if o:
+            gamma = np.zeros(k)
+            delta = np.zeros(k)
+            gamma[o] = np.linalg.solve(self.xtx[np.ix_(o, o)], self.xty[o])
+            delta[o] = np.linalg.solve(self.xtx[np.ix_(o, o)], self.xtx[o, j])
+            s_f0 = self.stats.times(gamma)  # X_g' f0, f0 = X_o gamma
+            s_f1 = self.stats.times(e_j - delta)  # X_g' f1, f1 = x_j - X_o delta
         else:
-            f0, f1 = np.zeros_like(self.y), xj.copy()
-        r0 = self.y - f0
-
-        def sums(v: np.ndarray) -> np.ndarray:
-            out = np.zeros((self.n_clusters, x.shape[1]))
-            np.add.at(out, self.codes, x * v[:, None])
-            return out
-
+            s_f0 = np.zeros_like(self.xy)
+            s_f1 = self.stats.times(e_j)
+        s_r0 = self.xy - s_f0
         self.pieces = {
-            "b_f0": self.a @ (x.T @ f0), "b_f1": self.a @ (x.T @ f1),
-            "s_r0": sums(r0), "s_f1": sums(f1),
-            "p_f0": self.cluster_sum(self.xa * f0), "p_f1": self.cluster_sum(self.xa * f1),
-            "q_r0": self.cluster_sum(self.xa * r0), "q_f1": self.cluster_sum(self.xa * f1),
+            "b_f0": self.a @ s_f0.sum(axis=0), "b_f1": self.a @ s_f1.sum(axis=0),
+            "s_r0": s_r0, "s_f1": s_f1,
+            "p_f0": s_f0 @ self.aj, "p_f1": s_f1 @ self.aj,
+            "q_r0": s_r0 @ self.aj, "q_f1": s_f1 @ self.aj,
         }
 
     def boot_t(self, beta0: float, v: np.ndarray) -> np.ndarray:
@@ -158,8 +170,32 @@ def wild_cluster_bootstrap(
         small-sample factor of the reported t statistic.
     """
     x = np.asarray(x, dtype=float).reshape(len(y), -1)
-    y = np.asarray(y, dtype=float)
-    design = _Design(x, y, clusters, j, absorbed)
+    design = _Design.from_rows(x, np.asarray(y, dtype=float), clusters, j, absorbed)
+    return _wild(design, draws=draws, weights=weights, seed=seed, level=level)
+
+
+def wild_from_stats(
+    stats: ClusterStats,
+    *,
+    j: int = 0,
+    draws: int = 999,
+    weights: Weights | None = None,
+    seed: int = 20240601,
+    level: float = 0.95,
+) -> WildResult:
+    """:func:`wild_cluster_bootstrap` from cluster-level sums (no row-level data needed).
+
+    Parameters
+    ----------
+    stats
+        Cluster sums of the demeaned regression (e.g. ``FeFit.stats`` of a TWFE fit).
+    j, draws, weights, seed, level
+        As :func:`wild_cluster_bootstrap`.
+    """
+    return _wild(_Design(stats, j), draws=draws, weights=weights, seed=seed, level=level)
+
+
+def _wild(design: _Design, *, draws: int, weights: Weights | None, seed: int, level: float) -> WildResult:
     weights = weights or auto_weights(design.n_clusters)
     v = _draws(np.random.default_rng(seed), draws, design.n_clusters, weights)
     est, se, t = design.t_stat(0.0)
@@ -213,7 +249,7 @@ def wild_p_value(
 ) -> float:
     """WCR bootstrap p-value of ``beta_j = beta0`` (no interval search)."""
     x = np.asarray(x, dtype=float).reshape(len(y), -1)
-    design = _Design(x, np.asarray(y, dtype=float), clusters, j)
+    design = _Design.from_rows(x, np.asarray(y, dtype=float), clusters, j)
     v = _draws(np.random.default_rng(seed), draws, design.n_clusters, weights or auto_weights(design.n_clusters))
     est, se, _ = design.t_stat(0.0)
     return float(np.mean(np.abs(design.boot_t(beta0, v)) >= abs((est - beta0) / se)))
