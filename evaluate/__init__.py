@@ -34,6 +34,7 @@ _LAZY = {
     "synthetic_control": ("evaluate.estimators.synth", "synthetic_control"),
     "Interruption": ("evaluate.designs.its", "Interruption"),
     "verify": ("evaluate.verify", "run_verification"),
+    "run_grid": ("evaluate.grid", "run_grid"),
     "demo_config_path": ("evaluate.demo", "demo_config_path"),
     "EvaluateError": ("evaluate.errors", "EvaluateError"),
 }

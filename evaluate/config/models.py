@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from evaluate.config.analyses import (
     DescribeAnalysis,
@@ -230,11 +230,39 @@ class Disclosure(StrictModel):
     )
 
 
+class Compute(StrictModel):
+    """Where the analyses run. Results are the same, in the same order, however they are computed."""
+
+    workers: int | Literal["auto"] = Field(
+        1,
+        description=(
+            "Processes running the analysis x outcome tasks in parallel: 1 (in the main process), a "
+            "number, or 'auto' (every core)."
+        ),
+    )
+    scheduler: str | None = Field(
+        None,
+        pattern=r"^(tcp|tls|inproc|ucx)://\S+$",
+        description=(
+            "Address of a Dask distributed scheduler (e.g. 'tcp://10.0.0.5:8786') to run the tasks "
+            "on a cluster instead (needs pip install 'evaluate[dask]')."
+        ),
+    )
+
+    @field_validator("workers")
+    @classmethod
+    def _positive(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("workers must be at least 1, or 'auto'")
+        return v
+
+
 class OutputsConfig(StrictModel):
     """Where and how results are written."""
 
     dir: str = Field("outputs", description="Output folder, relative to the config file.")
     disclosure: Disclosure = Field(default_factory=Disclosure)
+    compute: Compute = Field(default_factory=Compute)
 
 
 AnalysisConfig = Annotated[

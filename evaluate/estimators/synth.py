@@ -188,6 +188,9 @@ def synthetic_control(
     seed: int | PermutationSource = 20240601,
     ci_level: float = 0.95,
     leave_one_out: bool = True,
+    workers: int | None = 1,
+    scheduler: str | None = None,
+    progress: bool | None = None,
     analysis: str = "synthetic_control",
     intervention: str = "",
     outcome_role: str = "",
@@ -226,6 +229,10 @@ def synthetic_control(
         Confidence level of the normal intervals.
     leave_one_out
         Re-fit without each donor with positive weight.
+    workers, scheduler, progress
+        Where the placebo, in-space and leave-one-out re-fits run: split over ``workers``
+        processes (``None``: every core) or a Dask cluster at ``scheduler``, with a progress bar
+        (see :func:`evaluate.grid.run_grid`). The results do not depend on it.
     analysis, intervention, outcome_role, outcome_label, unit
         Labels carried into the result.
 
@@ -317,6 +324,7 @@ def synthetic_control(
                 y, donors=donors, treated=members, periods=periods, t0=t0, estimator=estimator,
                 predictors=preds, placebo=placebo is not False and len(donors) > len(members),
                 n_placebo=int(n_placebo), rng=rng, leave_one_out=leave_one_out,
+                grid={"workers": workers, "scheduler": scheduler, "progress": progress},
             )
         )
     return _result(
@@ -517,6 +525,7 @@ def _fit_cohort(
     n_placebo: int,
     rng: PermutationSource,
     leave_one_out: bool,
+    grid: dict[str, Any] | None = None,
 ) -> CohortFit:
     n0, n1 = len(donors), len(treated)
     fit = fit_block(y[None], n0, t0, estimator=estimator, predictors=None if predictors is None else predictors[None])
@@ -543,7 +552,7 @@ def _fit_cohort(
         drop = [j for j in range(n0) if fit.omega[0][j] > 0]
         if drop:
             jobs["loo"] = _Job(np.array([[k for k in range(n0 + n1) if k != j] for j in drop]), n0 - 1)
-    done = _run_jobs(jobs, y, predictors, t0=t0, estimator=estimator)
+    done = _run_jobs(jobs, y, predictors, t0=t0, estimator=estimator, grid=grid)
 
     placebo_tau = placebo_curve = space = loo = None
     if "placebo" in done:
@@ -580,7 +589,13 @@ class _Job:
 
 
 def _run_jobs(
-    jobs: dict[str, _Job], y: np.ndarray, predictors: np.ndarray | None, *, t0: int, estimator: Estimator
+    jobs: dict[str, _Job],
+    y: np.ndarray,
+    predictors: np.ndarray | None,
+    *,
+    t0: int,
+    estimator: Estimator,
+    grid: dict[str, Any] | None = None,
 ) -> dict[str, BlockFit]:
     """Run the re-fits, one batch per block shape (with one treated area all share a shape)."""
     groups: dict[tuple[int, int], list[str]] = {}
@@ -593,20 +608,49 @@ def _run_jobs(
         yb = y[rows]
         tunings = [j.tuning or tuning(y[j.rows], n0, t0, estimator=estimator) for j in parts]
         sizes = [len(j.rows) for j in parts]
-        fit = fit_block(
-            yb, n0, t0, estimator=estimator,
-            predictors=None if predictors is None else predictors[rows],
-            omega_init=np.concatenate([_or_uniform(j.omega_init, k, n0) for j, k in zip(parts, sizes, strict=True)]),
-            lambda_init=np.concatenate([_or_uniform(j.lambda_init, k, t0) for j, k in zip(parts, sizes, strict=True)]),
-            noise=np.concatenate([tu.noise for tu in tunings]),
-            zeta_omega=np.concatenate([tu.zeta_omega for tu in tunings]),
-            zeta_lambda=np.concatenate([tu.zeta_lambda for tu in tunings]),
-            min_decrease=np.concatenate([tu.min_decrease for tu in tunings]),
-        )
+        batch = {
+            "y": yb,
+            "predictors": None if predictors is None else predictors[rows],
+            "omega_init": np.concatenate([_or_uniform(j.omega_init, k, n0) for j, k in zip(parts, sizes, strict=True)]),
+            "lambda_init": np.concatenate([_or_uniform(j.lambda_init, k, t0) for j, k in zip(parts, sizes, strict=True)]),
+            "noise": np.concatenate([tu.noise for tu in tunings]),
+            "zeta_omega": np.concatenate([tu.zeta_omega for tu in tunings]),
+            "zeta_lambda": np.concatenate([tu.zeta_lambda for tu in tunings]),
+            "min_decrease": np.concatenate([tu.min_decrease for tu in tunings]),
+        }
+        fit = _fit_batch(batch, n0, t0, estimator, grid)
         bounds = np.cumsum([0, *sizes])
         for name, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True):
             out[name] = BlockFit(*(getattr(fit, f)[lo:hi] for f in BlockFit.__dataclass_fields__))
     return out
+
+
+def _fit_batch(batch: dict[str, Any], n0: int, t0: int, estimator: Estimator, grid: dict[str, Any] | None) -> BlockFit:
+    """One batch of re-fits, here or split over a grid of processes (or a Dask cluster).
+
+    Each problem of a batch runs exactly the iterations it would run alone, so splitting the
+    batch changes where it runs, not the result.
+    """
+    n = len(batch["y"])
+    workers = (grid or {}).get("workers", 1)
+    scheduler = (grid or {}).get("scheduler")
+    if (workers == 1 and not scheduler) or n < 2:
+        return _fit_slice(batch, (0, n, n0, t0, estimator))
+    from evaluate.grid import default_workers, run_grid
+
+    chunks = min(n, 4 * (default_workers() if workers is None else workers))
+    edges = np.linspace(0, n, chunks + 1).astype(int)
+    tasks = [(int(lo), int(hi), n0, t0, estimator) for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo]
+    parts = run_grid(_fit_slice, tasks, shared=batch, workers=workers, scheduler=scheduler,
+                     progress=(grid or {}).get("progress"), desc="synthetic control re-fits")
+    return BlockFit(*(np.concatenate([getattr(p, f) for p in parts]) for f in BlockFit.__dataclass_fields__))
+
+
+def _fit_slice(batch: dict[str, Any], task: tuple[int, int, int, int, str]) -> BlockFit:
+    """Problems ``lo:hi`` of a batch (module level: a grid task)."""
+    lo, hi, n0, t0, estimator = task
+    pick = {k: (None if v is None else v[lo:hi]) for k, v in batch.items()}
+    return fit_block(pick.pop("y"), n0, t0, estimator=estimator, **pick)  # type: ignore[arg-type]
 
 
 # --- the result -------------------------------------------------------------------------------

@@ -169,14 +169,46 @@ def check_all(prepared: Prepared) -> None:
         method.check(analysis, prepared, _analysis_where(prepared, analysis))
 
 
-def run_all(prepared: Prepared, progress: Any = None) -> list[EffectResult]:
-    """Run every analysis in config order."""
+def run_all(
+    prepared: Prepared,
+    progress: Any = None,
+    *,
+    workers: int | None = 1,
+    scheduler: str | None = None,
+) -> list[EffectResult]:
+    """Run every analysis, in config order.
+
+    With ``workers`` other than 1, or a Dask ``scheduler`` address, each (analysis, outcome) pair
+    is one task of a :func:`evaluate.grid.run_grid` specification grid: the results are the same,
+    in the same order, as a run in this process (each analysis has its own seed).
+    """
     from evaluate.pipeline.registry import get_method
 
-    results: list[EffectResult] = []
-    for analysis in prepared.loaded.model.analyses:
-        method = get_method(analysis.method)
-        if progress is not None:
-            progress(f"running {analysis.name} ({analysis.method})")
-        results += method.run(analysis, prepared)
-    return results
+    analyses = prepared.loaded.model.analyses
+    if workers == 1 and not scheduler:
+        results: list[EffectResult] = []
+        for analysis in analyses:
+            method = get_method(analysis.method)
+            if progress is not None:
+                progress(f"running {analysis.name} ({analysis.method})")
+            results += method.run(analysis, prepared)
+        return results
+    from evaluate.grid import run_grid
+
+    tasks = [(i, outcome) for i, a in enumerate(analyses) for outcome in a.outcomes]
+    if progress is not None:
+        where = f"the Dask cluster at {scheduler}" if scheduler else f"{workers or 'all'} worker processes"
+        progress(f"running {len(tasks)} analysis x outcome tasks on {where}")
+    parts = run_grid(_run_task, tasks, shared=prepared, workers=workers, scheduler=scheduler, desc="analyses",
+                     progress=None)
+    return [r for part in parts for r in part]
+
+
+def _run_task(prepared: Prepared, task: tuple[int, str]) -> list[EffectResult]:
+    """One (analysis, outcome) of a parallel run (module level, so worker processes can import it)."""
+    from evaluate.pipeline.registry import get_method
+
+    i, outcome = task
+    analysis = prepared.loaded.model.analyses[i]
+    one = analysis.model_copy(update={"outcomes": [outcome]})
+    return get_method(analysis.method).run(one, prepared)
