@@ -150,3 +150,22 @@ def test_absorbed_treatment_is_a_clear_error(rng: np.random.Generator) -> None:
     d["D"] = (d["cohort"] < np.inf).astype(float)  # constant within units: absorbed
     with pytest.raises(AnalysisError, match="does not vary within areas over time"):
         did(d, outcome="y", estimator="twfe", unit="unit", time="t", treatment="D", se="cluster")
+
+
+def test_randomization_inference_equals_refitting_each_reassignment(rng: np.random.Generator) -> None:
+    """The closed form (no refit per draw) gives the estimates of demeaning and refitting each one."""
+    from evaluate.estimators.demean import demean_two_way
+    from evaluate.estimators.wild import randomization_inference
+
+    d = _panel(rng, n=25, t=12)
+    u, t = d["unit"].to_numpy(), d["t"].to_numpy()
+    paths = d.pivot(index="unit", columns="t", values="D").to_numpy()
+    y = demean_two_way(d["y"].to_numpy(), u, t)
+    p, sims = randomization_inference(y, paths, u, t, draws=40, seed=7)
+    perm_rng = np.random.default_rng(7)
+    for b in range(40):
+        dd = demean_two_way(paths[perm_rng.permutation(25)][u, t], u, t)
+        assert sims[b] == pytest.approx(float(dd @ y / (dd @ dd)), rel=1e-10, abs=1e-12)
+    dd = demean_two_way(paths[u, t], u, t)
+    observed = float(dd @ y / (dd @ dd))
+    assert p == pytest.approx((1 + np.sum(np.abs(sims) >= abs(observed))) / 41)

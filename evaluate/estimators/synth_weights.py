@@ -146,40 +146,54 @@ def _fw_chunk(
     prev = np.full(n_batch, np.nan)
     xx = (x * x).sum(axis=0)
     t = 0
-    while t < max_iter and len(idx):
-        t += 1
-        i = np.argmin(g, axis=0)  # the first minimum, as R's which.min
-        x_i = x[i, r]
-        d_err = a[:, i, r]
-        d_err -= ax
-        # d_x = e_i - x: |d_x|^2 = |x|^2 - 2 x_i + 1 and -g.d_x = g.x - g_i
-        denom = (d_err * d_err).sum(axis=0) + eta * (xx - 2 * x_i + 1)
-        num = (g * x).sum(axis=0) - g[i, r]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = num / denom
-        step[~(denom > 0)] = 0.0  # at vertex i already (R returns x unchanged), or no curvature
-        np.clip(step, 0.0, 1.0, out=step)
-        x *= 1 - step
-        x[i, r] += step
-        ax += step * d_err
-        m_i = m[:, i, r]
-        m_i -= g
-        g += step * m_i
-        err = ax - b
-        xx = (x * x).sum(axis=0)
-        val = zeta2 * xx + (err * err).sum(axis=0) / n_rows
-        if t >= 2:
-            done = ~(prev - val > threshold)
-            if done.any():
-                out[idx[done]] = x[:, done].T
-                keep = ~done
-                idx, eta, zeta2, threshold, val, xx = (v[keep] for v in (idx, eta, zeta2, threshold, val, xx))
-                x, g, ax, b = (v[:, keep] for v in (x, g, ax, b))
-                a, m = a[:, :, keep], m[:, :, keep]
-                r = np.arange(len(idx))
-        prev = val
+    err_state = np.seterr(divide="ignore", invalid="ignore")  # once, not per iteration (hot loop)
+    try:
+        while t < max_iter and len(idx):
+            t += 1
+            x, g, ax, b, a, m, idx, r, eta, zeta2, threshold, xx, prev = _fw_iteration(
+                t, x, g, ax, b, a, m, idx, r, eta, zeta2, threshold, xx, prev, out, n_rows
+            )
+    finally:
+        np.seterr(**err_state)
     out[idx] = x.T
     return out
+
+
+def _fw_iteration(
+    t: int, x: np.ndarray, g: np.ndarray, ax: np.ndarray, b: np.ndarray, a: np.ndarray, m: np.ndarray,
+    idx: np.ndarray, r: np.ndarray, eta: np.ndarray, zeta2: np.ndarray, threshold: np.ndarray,
+    xx: np.ndarray, prev: np.ndarray, out: np.ndarray, n_rows: int,
+) -> tuple[np.ndarray, ...]:
+    """One Frank-Wolfe step of every running problem; finished problems are written to ``out``."""
+    i = np.argmin(g, axis=0)  # the first minimum, as R's which.min
+    x_i = x[i, r]
+    d_err = a[:, i, r]
+    d_err -= ax
+    # d_x = e_i - x: |d_x|^2 = |x|^2 - 2 x_i + 1 and -g.d_x = g.x - g_i
+    denom = np.einsum("ij,ij->j", d_err, d_err) + eta * (xx - 2 * x_i + 1)
+    num = np.einsum("ij,ij->j", g, x) - g[i, r]
+    step = num / denom
+    step[~(denom > 0)] = 0.0  # at vertex i already (R returns x unchanged), or no curvature
+    np.clip(step, 0.0, 1.0, out=step)
+    x *= 1 - step
+    x[i, r] += step
+    ax += step * d_err
+    m_i = m[:, i, r]
+    m_i -= g
+    g += step * m_i
+    err = ax - b
+    xx = np.einsum("ij,ij->j", x, x)
+    val = zeta2 * xx + np.einsum("ij,ij->j", err, err) / n_rows
+    if t >= 2:
+        done = ~(prev - val > threshold)
+        if done.any():
+            out[idx[done]] = x[:, done].T
+            keep = ~done
+            idx, eta, zeta2, threshold, val, xx = (v[keep] for v in (idx, eta, zeta2, threshold, val, xx))
+            x, g, ax, b = (v[:, keep] for v in (x, g, ax, b))
+            a, m = a[:, :, keep], m[:, :, keep]
+            r = np.arange(len(idx))
+    return x, g, ax, b, a, m, idx, r, eta, zeta2, threshold, xx, val
 
 
 def sparsify(w: np.ndarray) -> np.ndarray:

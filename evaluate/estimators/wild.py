@@ -283,16 +283,28 @@ def randomization_inference(
         The share of reassignments with ``|beta| >= |beta_hat|`` (counting the observed one) and
         the reassigned estimates.
     """
-    from evaluate.estimators.demean import demean_two_way
+    from evaluate.designs.did import row_groups
 
     rng = np.random.default_rng(seed)
-
-    def beta(paths: np.ndarray) -> float:
-        d = paths[unit_codes, time_codes]
-        dd = demean_two_way(d, unit_codes, time_codes)
-        return float(dd @ y_demeaned / (dd @ dd))
-
-    observed = beta(treatment_paths)
-    sims = np.array([beta(treatment_paths[rng.permutation(len(treatment_paths))]) for _ in range(draws)])
+    n_units, n_periods = treatment_paths.shape
+    # On a balanced panel the demeaned outcome has zero row and column sums, so for any
+    # reassignment P of the paths, sum(demean(P) * y) = sum(P * y), and sum(demean(P)^2) does
+    # not change (period means are the same whatever unit holds which path). With C distinct
+    # paths, every reassignment's estimate is a sum of N entries of the C x N matrix of
+    # path-by-unit cross products: no refit per draw.
+    ymat = np.zeros((n_units, n_periods))
+    ymat[unit_codes, time_codes] = y_demeaned
+    paths, group = row_groups(treatment_paths)
+    dd = treatment_paths - treatment_paths.mean(axis=1, keepdims=True) - treatment_paths.mean(axis=0) + treatment_paths.mean()
+    denom = float((dd**2).sum())
+    cross = paths @ ymat.T  # (C, N)
+    cols = np.arange(n_units)
+    observed = float(cross[group, cols].sum() / denom)
+    sims = np.empty(draws)
+    chunk = max(1, int(2e7 // max(n_units, 1)))
+    for lo in range(0, draws, chunk):
+        hi = min(draws, lo + chunk)
+        perms = np.stack([rng.permutation(n_units) for _ in range(hi - lo)])
+        sims[lo:hi] = cross[group[perms], cols[None, :]].sum(axis=1) / denom
     p = (1 + np.sum(np.abs(sims) >= abs(observed))) / (1 + draws)
     return float(p), sims
