@@ -221,3 +221,20 @@ def test_row_order_and_unit_labels_do_not_change_estimates(rng: np.random.Genera
     b = did(shuffled, outcome="y", unit="unit", time="t", cohort="cohort", bootstrap=0).estimates
     pd.testing.assert_frame_equal(a[["estimand", "estimate", "std_error"]], b[["estimand", "estimate", "std_error"]],
                                   check_exact=False, rtol=1e-10)
+
+
+def test_event_time_pretest_computes_and_detects_pre_trends(rng: np.random.Generator) -> None:
+    """The Wald test of the dynamic leads: W = b' V^-1 b from the leads' influence functions, with
+    the F(k, G-1) p-value; a planted anticipation effect (treated units rise 3 periods early) is found."""
+    d = staggered_panel(rng, n_units=120, n_periods=20, cohorts=(10, 14))
+    r = did(d, outcome="y", estimator="callaway_santanna", unit="unit", time="t", cohort="cohort", bootstrap=0)
+    pt = r.diagnostics["pretest_event_time"]
+    leads = r.estimates.set_index("estimand").loc[[f"att_e{k}" for k in pt["leads"]]]
+    assert pt["df"] == len(leads) == 12
+    assert pt["p_value"] > 0.01 and pt["f_statistic"] == pytest.approx(pt["statistic"] / 12)
+    early = d.copy()
+    e = early["t"] - early["cohort"]
+    early.loc[(e >= -3) & (e < 0), "y"] += 1.0
+    r2 = did(early, outcome="y", estimator="callaway_santanna", unit="unit", time="t", cohort="cohort", bootstrap=0)
+    assert r2.diagnostics["pretest_event_time"]["p_value"] < 0.001
+    assert any("event-time effects before adoption" in w or "pre-treatment effects" in w for w in r2.warnings)

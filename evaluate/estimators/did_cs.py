@@ -399,6 +399,38 @@ def _gram_by_cohort(psi: np.ndarray, cohort: np.ndarray) -> np.ndarray:
     return out
 
 
+def event_time_pretest(dynamic: list[Aggregate], *, n: int, leads: int = 12) -> dict[str, Any]:
+    """Wald test that the dynamic aggregation's event-time effects before adoption are zero.
+
+    Uses ``att_e<k>`` for ``-leads <= k < 0`` (leaving out effects fixed at zero by a universal
+    base period). With monthly data and few areas the test of every pre-treatment ATT(g,t)
+    (:func:`pretest`) has more cells than units and cannot be computed; this one has at most
+    ``leads`` degrees of freedom.
+    """
+    items = [a for a in dynamic if a.element != "overall" and -leads <= float(a.element) < 0
+             and np.isfinite(a.estimate) and np.any(a.psi != 0)]
+    if not items:
+        return {"n_leads": 0, "note": "no event-time effect before adoption to test"}
+    b = np.array([a.estimate for a in items])
+    psi = np.column_stack([a.psi for a in items])
+    v = psi.T @ psi / n**2
+    k = len(items)
+    try:
+        stat = float(b @ np.linalg.solve(v, b))
+    except np.linalg.LinAlgError:
+        return {"n_leads": k, "note": "the covariance of the event-time leads is singular; no Wald test"}
+    if not np.isfinite(stat) or np.linalg.matrix_rank(v) < k:
+        return {"n_leads": k, "note": "the covariance of the event-time leads is singular; no Wald test"}
+    f_stat = stat / k
+    return {"n_leads": k, "leads": [a.element for a in items], "statistic": stat, "df": k,
+            "p_value_chi2": float(stats.chi2.sf(stat, k)),
+            "f_statistic": f_stat, "df_denominator": n - 1,
+            "p_value": float(stats.f.sf(f_stat, k, n - 1)) if n > 1 else float("nan"),
+            "note": (f"event-time effects {items[0].element} to {items[-1].element} of the dynamic aggregation; "
+                     f"p-value from F = W/{k} on ({k}, {n - 1}) df, the small-sample convention of Stata's "
+                     "cluster-robust Wald tests (the chi-squared p-value over-rejects with few units)")}
+
+
 def pretest(res: AttGt) -> dict[str, Any]:
     """Wald test that every pre-treatment ATT(g,t) is zero (the universal base cells excluded).
 
@@ -579,6 +611,16 @@ def callaway_santanna(
             f"pre-trends: the pre-treatment effects are jointly different from zero (Wald p = "
             f"{pt['p_value']:.3f}); parallel trends is doubtful"
         )
+    dynamic = dict(blocks).get("dynamic", [])
+    pt_event = event_time_pretest(dynamic, n=res.n)
+    if "statistic" not in pt and pt.get("n_pre"):
+        pt["note"] = (f"{pt.get('note', '')}: {pt['n_pre']} pre-treatment ATT(g,t) from {res.n} units; see "
+                      "pretest_event_time for a test of the event-time leads")
+    if pt_event.get("p_value", 1) < 0.05 and not pt.get("p_value", 1) < 0.05:
+        warnings.append(
+            f"pre-trends: the event-time effects before adoption are jointly different from zero "
+            f"(Wald p = {pt_event['p_value']:.3f}, {pt_event['df']} leads); parallel trends is doubtful"
+        )
     n_rows = len(data)
     used = res.n * len(panel.times)
     dropped = {k: v * len(panel.times) for k, v in panel.dropped.items()}
@@ -594,6 +636,7 @@ def callaway_santanna(
         "cohorts": {lab(g): int((panel.cohort == g).sum()) for g in np.unique(res.group)},
         "never_treated": int(np.isinf(panel.cohort).sum()),
         "pretest": pt,
+        "pretest_event_time": pt_event,
         "uniform_band_critical_values": band,
         "bootstrap": {"draws": bootstrap, "seed": seed, "weights": "Rademacher"} if bootstrap else None,
         "notes": res.notes,
