@@ -30,10 +30,12 @@ def test_results_table(demo_out: Path) -> None:
     parquet = pd.read_parquet(demo_out / "results.parquet")
     assert list(csv.columns) == list(RESULT_COLUMNS) == list(parquet.columns)
     assert len(csv) > 0 and len(csv) == len(parquet)
-    assert set(csv["analysis"]) == {
-        "diversion_first_look", "diversion_first_look_quarterly", "crackdown_its",
-        "crackdown_controlled_its", "crackdown_harm_index", "crackdown_first_look",
-    }
+    from evaluate.config.loader import load_config
+    from evaluate.demo import demo_config_path
+
+    configured = {a.name for a in load_config(demo_config_path()).model.analyses}
+    assert set(csv["analysis"]) == configured
+    assert {"describe", "its", "did", "synthetic_control"} == set(csv["method"])
     roles = dict(zip(csv["outcome"], csv["outcome_role"], strict=False))
     assert roles["possession_arrests_rate"] == "activity"
     assert roles["nonfatal_overdoses_rate"] == "harm"

@@ -331,7 +331,8 @@ def synthetic_control(
         fits, estimator=estimator, rows=rows, n_cells=y_all.size, n_areas=len(areas), ci_level=ci_level,
         n_placebo=int(n_placebo), placebo_requested=placebo, notes=notes, predictors=predictors,
         labels={"analysis": analysis, "intervention": intervention, "outcome": outcome,
-                "outcome_role": outcome_role, "outcome_label": outcome_label or outcome, "unit": unit,
+                "outcome_role": outcome_role, "outcome_label": outcome_label or outcome,
+                "unit": unit or (", ".join(map(str, treated)) if len(treated) <= 3 else f"{len(treated)} treated areas"),
                 "seed": seed},
     )
 

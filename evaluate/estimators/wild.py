@@ -125,18 +125,37 @@ class _Design:
         }
 
     def boot_t(self, beta0: float, v: np.ndarray) -> np.ndarray:
-        """t statistics of the bootstrap draws ``v`` (B x G) under ``beta_j = beta0``."""
+        """t statistics of the bootstrap draws ``v`` (B x G) under ``beta_j = beta0``.
+
+        Everything that depends on the draws is affine in ``beta0``, so the matrix products are
+        done once per set of draws (:meth:`_draw_pieces`) and each ``beta0`` of the interval
+        search costs only element-wise work on B x G arrays.
+        """
         if not hasattr(self, "pieces"):
             self._null_pieces()
         pc = self.pieces
+        d = self._draw_pieces(v)
+        j = self.j
         beta_r = pc["b_f0"] + beta0 * pc["b_f1"]
-        s = pc["s_r0"] - beta0 * pc["s_f1"]  # X_g' u_g
+        beta_star_j = beta_r[j] + d["v1"][:, j] - beta0 * d["v2"][:, j]
         p = pc["p_f0"] + beta0 * pc["p_f1"]  # a_j' X_g' yhat_r
         q = pc["q_r0"] - beta0 * pc["q_f1"]  # a_j' X_g' u_g
-        beta_star = beta_r[None, :] + v @ s @ self.a  # B x k  (A symmetric)
-        w = p[None, :] + v * q[None, :] - beta_star @ self.r.T  # a_j' scores, B x G
+        # a_j' scores of each draw: a_j' X_g' (y*_g - X_g beta*), B x G
+        w = (p - beta_r @ self.r.T)[None, :] + v * q[None, :] - d["r1"] + beta0 * d["r2"]
         se = np.sqrt(self.factor * (w**2).sum(axis=1))
-        return (beta_star[:, self.j] - beta0) / se
+        return (beta_star_j - beta0) / se
+
+    def _draw_pieces(self, v: np.ndarray) -> dict[str, np.ndarray]:
+        """Products of the draws with the cluster sums: beta* - beta_r = v (s_r0 - b0 s_f1) A."""
+        cached = getattr(self, "_draws_cache", None)
+        if cached is not None and cached[0] is v:
+            return cached[1]
+        pc = self.pieces
+        v1 = v @ (pc["s_r0"] @ self.a)  # B x k
+        v2 = v @ (pc["s_f1"] @ self.a)
+        out = {"v1": v1, "v2": v2, "r1": v1 @ self.r.T, "r2": v2 @ self.r.T}
+        self._draws_cache = (v, out)
+        return out
 
 
 def wild_cluster_bootstrap(

@@ -23,6 +23,9 @@ from evaluate.pipeline.outputs import (
     write_json,
 )
 from evaluate.pipeline.prepare import Prepared, prepare
+from evaluate.report import write_outputs
+from evaluate.report.content import ReportContent
+from evaluate.report.publish import Publication
 from evaluate.results import EffectResult
 from evaluate.results.table import results_frame, results_json
 
@@ -39,6 +42,8 @@ class RunSummary:
     prepared: Prepared
     started_at: str
     finished_at: str
+    publication: Publication | None = None
+    """The charts and count tables written (after disclosure control)."""
 
 
 def output_destination(loaded: LoadedConfig, out: str | Path | None) -> tuple[Path, str]:
@@ -79,6 +84,8 @@ def run_evaluation(
     *,
     out: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    workers: int | str | None = None,
+    scheduler: str | None = None,
 ) -> RunSummary:
     """Run an evaluation end to end and write its output folder.
 
@@ -90,6 +97,9 @@ def run_evaluation(
         Output folder overriding ``outputs.dir``.
     progress
         Called with short progress messages.
+    workers, scheduler
+        Override ``outputs.compute``: processes for the analysis x outcome tasks (a number or
+        ``"auto"``), or the address of a Dask scheduler. Results do not depend on them.
 
     Returns
     -------
@@ -109,7 +119,10 @@ def run_evaluation(
     say("loading and validating sources")
     prepared = prepare(loaded)
     check_all(prepared)
-    results = run_all(prepared, progress=say)
+    compute = loaded.model.outputs.compute
+    chosen = workers if workers is not None else compute.workers
+    results = run_all(prepared, progress=say, workers=None if chosen == "auto" else int(chosen),
+                      scheduler=scheduler or compute.scheduler)
     table = results_frame(results)
 
     say(f"writing {dest}")
@@ -123,10 +136,6 @@ def run_evaluation(
         table.to_csv(root / "results.csv", index=False, lineterminator="\n")
         table.to_parquet(root / "results.parquet", index=False)
         write_json(root / "results.json", results_json(results, evaluation=cfg.name, title=cfg.title))
-        finished = now_utc()
-        outputs = {
-            str(p.relative_to(root)): _sha256(p) for p in sorted(root.rglob("*")) if p.is_file()
-        }
         manifest = {
             "generator": GENERATOR,
             "name": cfg.name,
@@ -139,10 +148,27 @@ def run_evaluation(
             "versions": package_versions(),
             "seeds": {a.name: a.seed for a in cfg.analyses},
             "started_at": started,
-            "finished_at": finished,
             "command": command_line(),
-            "outputs": outputs,
+        }
+        say("drawing charts, writing report.html and results.xlsx")
+        publication = write_outputs(
+            root,
+            ReportContent(
+                config=cfg,
+                results=results,
+                table=table,
+                panels=prepared.panels,
+                timings=prepared.timings,
+                reports=prepared.reports(),
+                manifest=manifest,
+                generated_at=now_utc(),
+            ),
+        )
+        finished = now_utc()
+        manifest["finished_at"] = finished
+        manifest["outputs"] = {
+            str(p.relative_to(root)): _sha256(p) for p in sorted(root.rglob("*")) if p.is_file()
         }
         write_json(root / MANIFEST, manifest)
         folder.commit()
-    return RunSummary(dest, results, table, prepared, started, finished)
+    return RunSummary(dest, results, table, prepared, started, finished, publication)

@@ -29,6 +29,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "ci_upper",
     "ci_level",
     "p_value",
+    "p_value_holm",
+    "p_value_bh",
     "n_obs",
     "n_areas",
     "n_periods",
@@ -37,7 +39,10 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "unit",
     "note",
 )
-"""Columns of ``results.csv``, in order. The DESIGN.md contract's ten columns are among them."""
+"""Columns of ``results.csv``, in order. The DESIGN.md contract's ten columns are among them.
+``p_value_holm`` and ``p_value_bh`` are adjusted across the outcomes and units of an analysis
+(:mod:`evaluate.results.multiple`), so :meth:`EffectResult.tidy` of one result leaves them missing
+and :func:`evaluate.results.table.results_frame` fills them in."""
 
 ESTIMAND_COLUMNS: tuple[str, ...] = (
     "estimand",
@@ -141,6 +146,8 @@ class EffectResult:
         out["se_type"] = self.se_type
         out["intervention"] = self.intervention
         out["unit"] = self.unit
+        out["p_value_holm"] = np.nan  # a family spans results: see results_frame
+        out["p_value_bh"] = np.nan
         for c in ("n_obs", "n_areas", "n_periods"):
             out[c] = out[c].astype("Int64")
         return out.loc[:, list(RESULT_COLUMNS)].reset_index(drop=True)

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from evaluate.results.effect import RESULT_COLUMNS, EffectResult
+from evaluate.results.multiple import ADJUSTMENT_NOTE, adjust_p_values
 
 __all__ = ["results_frame", "results_json"]
 
@@ -17,10 +18,13 @@ def results_frame(results: list[EffectResult]) -> pd.DataFrame:
 
     The row order is the analyses' order in the config, then outcomes in their listed order, then
     estimands in the estimator's order: stable, so the same config gives the same file.
+    ``p_value_holm`` and ``p_value_bh`` are adjusted within each analysis and estimand across
+    its outcomes and units (:func:`evaluate.results.multiple.adjust_p_values`).
     """
     if not results:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in RESULT_COLUMNS})
-    return pd.concat([r.tidy() for r in results], ignore_index=True)
+    table = pd.concat([r.tidy() for r in results], ignore_index=True)
+    return adjust_p_values(table).loc[:, list(RESULT_COLUMNS)]
 
 
 def _clean(x: Any) -> Any:
@@ -43,8 +47,11 @@ def _clean(x: Any) -> Any:
 def results_json(results: list[EffectResult], *, evaluation: str, title: str) -> dict[str, Any]:
     """The content of ``results.json``: every result with its estimates and diagnostics."""
     out = []
+    frame = results_frame(results)
+    start = 0
     for r in results:
-        tidy = r.tidy()
+        tidy = frame.iloc[start : start + len(r.estimates)].reset_index(drop=True)
+        start += len(r.estimates)
         out.append(
             {
                 "analysis": r.analysis,
@@ -62,4 +69,6 @@ def results_json(results: list[EffectResult], *, evaluation: str, title: str) ->
                 "warnings": list(r.warnings),
             }
         )
-    return _clean({"evaluation": evaluation, "title": title, "results": out})
+    return _clean(
+        {"evaluation": evaluation, "title": title, "p_value_adjustment": ADJUSTMENT_NOTE, "results": out}
+    )
