@@ -198,3 +198,19 @@ def test_index_with_a_component_at_another_frequency_lives_in_that_panel(demo_co
     assert "harm_index" in prepared.panels["quarter"].data.columns
     assert any("not built in the month panel" in n for n in prepared.main.report.notes)
     assert isinstance(prepared.panels["quarter"].data["harm_index_rate"], pd.Series)
+
+
+def test_phase_in_counts_months_on_the_quarterly_panel() -> None:
+    """phase_in.periods counts data.frequency periods: the demo crackdown's three months from July
+    2021 are one quarter (2021Q3), and diversion's six months two quarters, not 3 and 6 quarters."""
+    import evaluate as ev
+
+    prepared = ev.prepare_config(ev.demo_config_path())
+    q = prepared.panels["quarter"].data
+    crack = q[q["crackdown__phase_in"]]
+    assert crack["period_label"].tolist() == ["2021Q3"]
+    assert prepared.timings["crackdown"]["quarter"].phase_in_periods == 1
+    div = q[q["diversion__phase_in"]].groupby("area_code")["period_label"].apply(list)
+    assert div.map(len).max() == 2 and div["SIM03"] == ["2018Q2", "2018Q3"]
+    month = prepared.main.data
+    assert month.loc[month["crackdown__phase_in"], "period_label"].tolist() == ["2021-07", "2021-08", "2021-09"]

@@ -66,6 +66,7 @@ def add_timing(
     *,
     adoption: pd.DataFrame | None = None,
     adoption_frequency: str | None = None,
+    base_frequency: str | None = None,
     context: str = "interventions",
 ) -> Timing:
     """Add an intervention's timing columns to a panel.
@@ -81,6 +82,10 @@ def add_timing(
         ``adoption_frequency``; missing for areas that never adopt).
     adoption_frequency
         Frequency the adoption dates were read at.
+    base_frequency
+        Frequency that ``phase_in.periods`` counts (``data.frequency``). On a coarser panel a
+        period is phase-in when any part of it falls within the phase-in: three phase-in months
+        from July mark one quarter (July to September), not three quarters.
     context
         Config location for messages, e.g. ``"demo.yaml: interventions[1]"``.
 
@@ -180,7 +185,12 @@ def add_timing(
     data[cols["event_time"]] = event_time
     data[cols["post"]] = (event_time >= 0).fillna(False).to_numpy(dtype=bool)
     k = intervention.phase_in.periods
-    data[cols["phase_in"]] = ((event_time >= 0) & (event_time < k)).fillna(False).to_numpy(dtype=bool)
+    if k == 0 or base_frequency is None or base_frequency == freq:
+        phase = ((event_time >= 0) & (event_time < k)).fillna(False).to_numpy(dtype=bool)
+    else:
+        phase = _coarse_phase_in(data, codes, intervention, adoption, base_frequency, k, post=data[cols["post"]])
+        k = int(pd.Series(phase).groupby(codes.to_numpy()).sum().max()) if phase.any() else 0
+    data[cols["phase_in"]] = phase
 
     label = intervention.label or intervention.name
     panel.derived.update(
@@ -190,7 +200,8 @@ def add_timing(
             cols["cohort"]: f"{label}: t of the first treated period (adoption cohort)",
             cols["event_time"]: f"{label}: periods since the first treated period",
             cols["post"]: f"{label}: area treated in this period",
-            cols["phase_in"]: f"{label}: one of the first {k} treated periods (phase-in)",
+            cols["phase_in"]: f"{label}: a phase-in period (the first {intervention.phase_in.periods} treated "
+            f"{base_frequency or freq} periods)",
         }
     )
     cohorts: dict[str, list[str]] = {}
@@ -229,3 +240,29 @@ def _partial_note(start: pd.Period, text: str, freq: str, notes: list[str]) -> N
             f"start {text} falls inside {period_label(start, freq)}, which counts as treated "
             "although only part of it is"
         )
+
+
+def _coarse_phase_in(
+    data: pd.DataFrame,
+    codes: pd.Series,
+    intervention: InterventionConfig,
+    adoption: pd.DataFrame | None,
+    base_frequency: str,
+    k: int,
+    *,
+    post: pd.Series,
+) -> Any:
+    """Phase-in rows of a panel coarser than ``base_frequency``: treated periods that begin before
+    the phase-in ends (``k`` base periods after each area's start)."""
+    import numpy as np
+
+    if adoption is None:
+        start = parse_period(intervention.start or "", base_frequency, context="interventions.start")
+        ends = {a: (start + k).start_time for a in intervention.treated_areas or []}
+    else:
+        ends = {a: (p + k).start_time for a, p in zip(adoption["area_code"], adoption["start"], strict=True)
+                if not pd.isna(p)}
+    period = data["period"]
+    row_start = period.dt.start_time if isinstance(period.dtype, pd.PeriodDtype) else pd.PeriodIndex(period).start_time
+    end = pd.to_datetime(codes.map(ends))
+    return (post.to_numpy(dtype=bool) & (np.asarray(row_start) < end.to_numpy())).astype(bool)

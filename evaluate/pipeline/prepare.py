@@ -184,6 +184,7 @@ def prepare(loaded: LoadedConfig) -> Prepared:
                     intervention,
                     adoption=adoption,
                     adoption_frequency=cfg.data.frequency,
+                    base_frequency=cfg.data.frequency,
                     context=ctx,
                 )
             except AnalysisError:
