@@ -30,6 +30,7 @@ _LAZY = {
     "EffectResult": ("evaluate.results.effect", "EffectResult"),
     "describe": ("evaluate.estimators.describe", "describe"),
     "its": ("evaluate.estimators.its", "its"),
+    "its_by_area": ("evaluate.estimators.its_batch", "its_by_area"),
     "did": ("evaluate.estimators.did", "did"),
     "synthetic_control": ("evaluate.estimators.synth", "synthetic_control"),
     "Interruption": ("evaluate.designs.its", "Interruption"),

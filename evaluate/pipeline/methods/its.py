@@ -23,6 +23,10 @@ from evaluate.results import EffectResult, RowAccounting
 
 COUNT_MODELS = ("poisson", "quasipoisson", "negbin")
 
+BATCH_EACH_TREATED = True
+"""Fit ``unit: each_treated`` with the batched ITS (:mod:`evaluate.estimators.its_batch`) for the
+outcomes whose options it supports; ``False`` fits every area with ``its`` (same results, slower)."""
+
 
 def resolve_model(analysis: ItsAnalysis, panel: Panel, outcome: str) -> str:
     """The model for one outcome: ``auto`` is quasi-Poisson for counts and OLS otherwise."""
@@ -120,8 +124,16 @@ def run_its(analysis: ItsAnalysis, prepared: Prepared) -> list[EffectResult]:
     data = frame.data
     treated_mask = data[frame.columns["treated"]].to_numpy(dtype=bool)
     untreated = sorted(set(data.loc[~treated_mask, "area_code"]))
+    units = _units(analysis, timing, set(data["area_code"]))
+    batched = (
+        _each_treated_batch(analysis, panel, frame, units, population, cfg.rate_per)
+        if analysis.unit == "each_treated" else {}
+    )
     results: list[EffectResult] = []
-    for unit_label, areas, start in _units(analysis, timing, set(data["area_code"])):
+    for unit_label, areas, start in units:
+        if all((unit_label, o) in batched for o in analysis.outcomes):
+            results += [batched[(unit_label, o)] for o in analysis.outcomes]
+            continue
         outcomes = list(analysis.outcomes)
         control_col = None
         if isinstance(analysis.control, ComparisonOutcome):
@@ -139,6 +151,9 @@ def run_its(analysis: ItsAnalysis, prepared: Prepared) -> list[EffectResult]:
         starts: list[Any] = [parse_period(start, freq, context="start")]
         starts += [parse_period(e.start, freq, context="additional_interruptions") for e in analysis.additional_interruptions]
         for outcome in outcomes:
+            if (unit_label, outcome) in batched:
+                results.append(batched[(unit_label, outcome)])
+                continue
             role, label = outcome_info(panel, outcome)
             model = resolve_model(analysis, panel, outcome)
             frame_series = series.copy()
@@ -188,6 +203,84 @@ def run_its(analysis: ItsAnalysis, prepared: Prepared) -> list[EffectResult]:
     return results
 
 
+def _each_treated_batch(
+    analysis: ItsAnalysis,
+    panel: Panel,
+    frame: Any,
+    units: list[tuple[str, list[str], str]],
+    population: str | None,
+    per: float,
+) -> dict[tuple[str, str], EffectResult]:
+    """``unit: each_treated`` fitted by :func:`~evaluate.estimators.its_batch.its_batch`.
+
+    Covers the outcomes whose options the batch supports (independent errors, OLS, Poisson or
+    quasi-Poisson, no comparison series or covariates); the others are left to the per-area loop.
+    The series are those :func:`~evaluate.designs.series.unit_series` builds for one area (rates
+    recomputed from their count and the population), so the results equal the per-area path's.
+    """
+    from evaluate.estimators.its_batch import batch_supported, its_batch
+
+    if not BATCH_EACH_TREATED or not units or analysis.control is not None or analysis.covariates:
+        return {}
+    outcomes = [
+        o for o in analysis.outcomes
+        if batch_supported(resolve_model(analysis, panel, o), analysis.se, errors=analysis.errors)
+    ]
+    if not outcomes:
+        return {}
+    freq = panel.frequency
+    areas = [unit_areas[0] for _, unit_areas, _ in units]
+    extra = [parse_period(e.start, freq, context="additional_interruptions") for e in analysis.additional_interruptions]
+    starts = {a: [parse_period(start, freq, context="start"), *extra] for (_, [a], start) in units}
+    data = frame.data
+    rows = data[data["area_code"].isin(areas)]
+    n_unit_rows = rows["area_code"].value_counts()
+    long = rows[["area_code", "period"]].reset_index(drop=True)
+    if population:
+        long[population] = rows[population].astype(float).to_numpy()
+    out: dict[tuple[str, str], EffectResult] = {}
+    for outcome in outcomes:
+        base = outcome.removesuffix("_rate")
+        if outcome.endswith("_rate") and base in rows.columns and population:
+            values = rows[base].astype(float).to_numpy() / long[population].to_numpy() * per
+            sup = f"{base}__suppressed"
+        else:
+            values = rows[outcome].astype(float).to_numpy()
+            sup = f"{outcome}__suppressed"
+        frame_o = long.assign(**{outcome: values})
+        if sup in rows.columns:
+            frame_o[f"{outcome}__suppressed"] = rows[sup].fillna(False).astype(bool).to_numpy()
+        role, label = outcome_info(panel, outcome)
+        fitted = its_batch(
+            frame_o,
+            outcome=outcome,
+            start=starts,
+            areas=areas,
+            frequency=freq,
+            model=resolve_model(analysis, panel, outcome),  # type: ignore[arg-type]
+            population=population,
+            rate_per=per if outcome.endswith("_rate") else None,
+            seasonality=analysis.seasonality,
+            harmonics=analysis.harmonics,
+            slope_change=analysis.slope_change,
+            se=analysis.se,
+            lags=analysis.lags,
+            horizons=analysis.horizons,
+            placebo=analysis.placebo,
+            ci_level=analysis.ci_level,
+            n_sim=analysis.n_sim,
+            seed=analysis.seed,
+            analysis=analysis.name,
+            intervention=analysis.intervention,
+            outcome_role=role,
+            outcome_label=label,
+        )
+        for a, result in zip(areas, fitted, strict=True):
+            _label_extra_interruptions(result, analysis)
+            out[(a, outcome)] = _with_unit_rows(result, frame, [a], result.rows.n_input, int(n_unit_rows.get(a, 0)))
+    return out
+
+
 def _label_extra_interruptions(result: EffectResult, analysis: ItsAnalysis) -> None:
     """Name later interruptions by their configured labels in the estimand notes."""
     for k, extra in enumerate(analysis.additional_interruptions, start=2):
@@ -196,9 +289,12 @@ def _label_extra_interruptions(result: EffectResult, analysis: ItsAnalysis) -> N
             result.estimates.loc[mask, "note"] = result.estimates.loc[mask, "note"] + f" ({extra.label})"
 
 
-def _with_unit_rows(result: EffectResult, frame: Any, areas: list[str], n_periods: int) -> EffectResult:
+def _with_unit_rows(
+    result: EffectResult, frame: Any, areas: list[str], n_periods: int, n_unit_rows: int | None = None
+) -> EffectResult:
     """Row accounting in panel rows: the analysis frame's exclusions, then the series' drops."""
-    n_unit_rows = int(frame.data["area_code"].isin(areas).sum())
+    if n_unit_rows is None:
+        n_unit_rows = int(frame.data["area_code"].isin(areas).sum())
     excluded = {k: v for k, v in frame.dropped.items() if v}
     other_areas = frame.n_input - sum(excluded.values()) - n_unit_rows
     dropped = dict(excluded)
