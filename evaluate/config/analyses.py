@@ -8,9 +8,10 @@ that method's own keys. Estimator issues add their models here and to ``Analysis
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "METHODS",
@@ -24,6 +25,23 @@ __all__ = [
 ]
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+
+_COLUMN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
+
+
+def _column_name(value: str) -> str:
+    """Configs are data: a covariate or predictor is a panel column's name, never a formula."""
+    if not _COLUMN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a column name; configs are data, not formulas or code: name a "
+            "panel column (letters, digits and underscores, starting with a letter), and put a "
+            "transformed variable (a log, a lag, an interaction) in a source file as its own column"
+        )
+    return value
+
+
+ColumnName = Annotated[str, AfterValidator(_column_name)]
+"""The name of a panel column (checked against the panel before any model is fitted)."""
 
 
 class AnalysisBase(BaseModel):
@@ -92,7 +110,7 @@ class ComparisonOutcome(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    outcome: str = Field(min_length=1, description="Panel column of the comparison series.")
+    outcome: ColumnName = Field(description="Panel column of the comparison series.")
 
 
 class ItsAnalysis(AnalysisBase):
@@ -136,7 +154,9 @@ class ItsAnalysis(AnalysisBase):
         "fourier", description="Fourier pairs, one indicator per season ('month'), or none."
     )
     harmonics: int = Field(2, ge=1, le=6, description="Fourier pairs.")
-    covariates: list[str] = Field(default_factory=list, description="Covariate columns of the panel.")
+    covariates: list[ColumnName] = Field(
+        default_factory=list, description="Covariate columns of the panel (names, not formulas)."
+    )
     slope_change: bool = Field(True, description="Model a change of slope as well as of level.")
     additional_interruptions: list[ExtraInterruption] = Field(
         default_factory=list, description="Further interruptions after the intervention's start."
@@ -180,7 +200,9 @@ class DidAnalysis(AnalysisBase):
     )
     anticipation: int = Field(0, ge=0, description="Periods before adoption in which areas may already react.")
     base_period: Literal["varying", "universal"] = Field("varying", description="Callaway-Sant'Anna base period.")
-    covariates: list[str] = Field(default_factory=list, description="Covariate columns of the panel.")
+    covariates: list[ColumnName] = Field(
+        default_factory=list, description="Covariate columns of the panel (names, not formulas)."
+    )
     adjustment: Literal["dr", "ipw", "reg"] = Field(
         "dr", description="Callaway-Sant'Anna covariate adjustment: doubly robust, IPW or outcome regression."
     )
@@ -234,7 +256,7 @@ class SyntheticControlAnalysis(AnalysisBase):
             "same block, for comparison)."
         ),
     )
-    predictors: list[str] = Field(
+    predictors: list[ColumnName] = Field(
         default_factory=list,
         description="estimator sc only: panel columns whose pre-period means the donor weights also match.",
     )

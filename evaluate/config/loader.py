@@ -15,7 +15,7 @@ from evaluate.config.models import EvaluationConfig
 from evaluate.config.yaml_safe import load_yaml
 from evaluate.errors import ConfigError, plural, suggest
 
-__all__ = ["LoadedConfig", "load_config", "parse_config", "config_json_schema"]
+__all__ = ["LoadedConfig", "config_json_schema", "load_config", "parse_config"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,10 @@ def parse_config(raw: Any, *, source: str = "<config>") -> EvaluationConfig:
     try:
         return EvaluationConfig.model_validate(raw)
     except ValidationError as exc:
-        errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
+        errors = sorted(
+            exc.errors(include_url=False),
+            key=lambda e: (e["type"] != "extra_forbidden", _wrong_branch(e)),
+        )
         first = _describe(errors[0], raw)
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {first}{more}") from None
@@ -124,11 +127,13 @@ def _loc_text(loc: tuple[Any, ...], raw: Any) -> str:
             node = node[part]
         elif isinstance(node, dict):
             # a union tag such as 'describe' or a function-validator label: not a key the user wrote
-            if isinstance(part, str) and (part.startswith("function-") or part in _union_tags()):
+            if isinstance(part, str) and (
+                part.startswith("function-") or part in _union_tags() or _is_branch_label(part)
+            ):
                 continue
             out += f".{part}" if out else str(part)
             node = None
-        else:
+        elif not (isinstance(part, str) and _is_branch_label(part)):
             out += f".{part}" if out else str(part)
     return out or "(top level)"
 
@@ -137,6 +142,34 @@ def _union_tags() -> set[str]:
     from evaluate.config.analyses import METHODS
 
     return set(METHODS)
+
+
+def _model_classes() -> dict[str, type[BaseModel]]:
+    """The config's model classes by name (pydantic names a union member by its class)."""
+    from evaluate.config import analyses, models
+
+    return {
+        name: obj
+        for module in (models, analyses)
+        for name, obj in vars(module).items()
+        if isinstance(obj, type) and issubclass(obj, BaseModel)
+    }
+
+
+def _is_branch_label(part: str) -> bool:
+    """A union member's label in an error location (``literal['x']``, ``ComparisonOutcome``)."""
+    return part.startswith("literal[") or part in _model_classes()
+
+
+def _wrong_branch(err: dict[str, Any]) -> bool:
+    """An error from the union member that does not fit the value's shape (a mapping tried
+    against a literal, text tried against a model): reported after the member that fits."""
+    value = err.get("input")
+    if err.get("type") == "literal_error":
+        return isinstance(value, dict | list)
+    if err.get("type") in ("model_type", "model_attributes_type", "dict_type"):
+        return isinstance(value, str)
+    return False
 
 
 def _model_at(loc: tuple[Any, ...], raw: Any) -> type[BaseModel] | None:
@@ -158,6 +191,8 @@ def _model_at(loc: tuple[Any, ...], raw: Any) -> type[BaseModel] | None:
                 return None
             tp = tp.model_fields[part].annotation
             node = node.get(part) if isinstance(node, dict) else None
+        elif isinstance(part, str) and part in _model_classes():
+            tp = _model_classes()[part]  # the union member pydantic tried
         elif typing.get_origin(tp) is dict:
             tp = typing.get_args(tp)[1]
             node = node.get(part) if isinstance(node, dict) else None

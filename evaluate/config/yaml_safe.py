@@ -16,7 +16,7 @@ import yaml
 
 from evaluate.errors import ConfigError
 
-__all__ = ["load_yaml", "loads_yaml", "MAX_ALIASES", "MAX_BYTES"]
+__all__ = ["MAX_ALIASES", "MAX_BYTES", "load_yaml", "loads_yaml"]
 
 MAX_ALIASES = 100
 """Most aliases (``*name``) a document may use. Real configs use a handful."""
@@ -36,7 +36,7 @@ class _GuardedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._aliases = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D401 - PyYAML hook
+    def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
@@ -72,6 +72,48 @@ class _GuardedLoader(yaml.SafeLoader):
                 seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            # PyYAML's own constructors fail with plain exceptions on impossible values, such as
+            # the date 2020-02-30 or an empty `!!float`
+            raise yaml.constructor.ConstructorError(
+                None, None, _bad_value(node, exc), node.start_mark
+            ) from None
+
+
+_KINDS = {
+    "tag:yaml.org,2002:timestamp": "date",
+    "tag:yaml.org,2002:int": "whole number",
+    "tag:yaml.org,2002:float": "number",
+    "tag:yaml.org,2002:bool": "boolean (true or false)",
+}
+
+
+def _bad_value(node: Any, exc: Exception) -> str:
+    """``'2020-02-30' is not a valid date (day is out of range for month); ...``."""
+    value = node.value if isinstance(node, yaml.ScalarNode) else f"a {node.id}"
+    kind = _KINDS.get(node.tag, f"value for tag {node.tag.replace('tag:yaml.org,2002:', '!!')}")
+    dated = node.tag == "tag:yaml.org,2002:timestamp" and isinstance(exc, ValueError)
+    detail = f" ({exc})" if dated and str(exc) else ""  # e.g. day is out of range for month
+    return (
+        f"{value!r} is not a valid {kind}{detail}; correct it, or put it in quotes to keep it "
+        "as text"
+    )
+
+
+def _reader_error(source: str, text: str, exc: yaml.reader.ReaderError) -> ConfigError:
+    """A character YAML does not allow (a control character), with its line and column."""
+    pos = max(0, min(int(exc.position), len(text)))
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+    return ConfigError(
+        f"{source}: line {line}, column {column}: the character {char:#06x} is not allowed in "
+        "YAML (a control character, often pasted from another program); delete it"
+    )
+
 
 def loads_yaml(text: str, *, source: str = "<string>") -> Any:
     """Parse YAML text safely.
@@ -93,7 +135,10 @@ def loads_yaml(text: str, *, source: str = "<string>") -> Any:
     ConfigError
         On syntax errors, object tags, too many aliases or duplicate keys, naming the line.
     """
-    loader = _GuardedLoader(text)
+    try:
+        loader = _GuardedLoader(text)  # checks every character at once
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(source, text, exc) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -168,16 +213,22 @@ def load_yaml(path: Path, *, what: str = "config") -> Any:
         If the file is missing, too large, not UTF-8, or not valid safe YAML.
     """
     path = Path(path)
-    if not path.is_file():
-        hint = " (it is a folder)" if path.is_dir() else ""
-        raise ConfigError(f"{path}: {what} file not found{hint}; check the path")
-    size = path.stat().st_size
-    if size > MAX_BYTES:
+    try:
+        if not path.is_file():
+            hint = " (it is a folder)" if path.is_dir() else ""
+            raise ConfigError(f"{path}: {what} file not found{hint}; check the path")
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ConfigError(
+                f"{path}: {what} file is {size:,} bytes, more than the {MAX_BYTES:,} allowed; a "
+                f"{what} should be a short YAML file, put data in CSV or Parquet sources"
+            )
+        raw = path.read_bytes()
+    except OSError as exc:  # permission denied, an I/O error
         raise ConfigError(
-            f"{path}: {what} file is {size:,} bytes, more than the {MAX_BYTES:,} allowed; a "
-            f"{what} should be a short YAML file, put data in CSV or Parquet sources"
-        )
-    raw = path.read_bytes()
+            f"{path}: cannot read the {what} file ({exc.strerror or exc}); check that you may "
+            "read it"
+        ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -26,7 +26,7 @@ from evaluate.data.suppression import SuppressionRule
 from evaluate.data.validate import ParsedSource
 from evaluate.errors import DataError, JoinError
 
-__all__ = ["SourceJoin", "JoinReport", "Panel", "build_panels", "MAX_LISTED"]
+__all__ = ["MAX_LISTED", "JoinReport", "Panel", "SourceJoin", "build_panels"]
 
 MAX_LISTED = 20
 
@@ -89,9 +89,9 @@ class JoinReport:
     def to_text(self) -> str:
         """Terminal form."""
         lines = [
-            f"Join ({self.frequency} panel, policy {self.policy}): {self.areas} areas x "
+            (f"Join ({self.frequency} panel, policy {self.policy}): {self.areas} areas x "
             f"{self.periods} periods ({self.first_period} to {self.last_period}) = {self.rows:,} rows; "
-            f"areas from {self.area_source}; window from {self.window_source}"
+            f"areas from {self.area_source}; window from {self.window_source}")
         ]
         for s in self.sources:
             conv = f", {s.method}" if s.from_frequency != self.frequency else ""
@@ -303,7 +303,7 @@ def _build_one(
     problems: list[str] = []
     area_set = set(areas)
     for p in flows:
-        frame, note = converted[p.name]
+        frame, note = converted.pop(p.name)  # released once joined (a copy of the source)
         known = frame["area_code"].isin(area_set)
         ords = pd.PeriodIndex(frame["period"]).asi8
         inside = (ords >= first.ordinal) & (ords <= last.ordinal)
@@ -384,8 +384,7 @@ def _build_one(
 
     data = data.reset_index()
     data["area_code"] = data["area_code"].astype("string")
-    labels = {code: names.get(code, code) for code in areas}  # an area without a name shows its code
-    data.insert(1, "area_name", data["area_code"].map(labels).astype("string"))
+    data.insert(1, "area_name", _area_names(data["area_code"], areas, names))
     data.insert(3, "period_label", period_labels(data["period"], freq))
     data.insert(4, "t", (pd.PeriodIndex(data["period"]).asi8 - first.ordinal).astype(np.int64))
     report = JoinReport(
@@ -409,6 +408,20 @@ def _build_one(
         name: (v.role, v.label) for name, v in variables.items() if v.role in OUTCOME_ROLES
     }
     return Panel(freq, data, variables, rules, origin, report, outcomes=outcomes), problems
+
+
+def _area_names(codes: pd.Series, areas: list[str], names: dict[str, str]) -> pd.Categorical:
+    """Each row's area name (an area without a name shows its code), as a categorical.
+
+    A name repeats in every period of its area: stored once per area, not once per row (as text,
+    the names of a 5-million-row small-area panel took ~300 MB).
+    """
+    labels = pd.Index([names.get(code, code) for code in areas], dtype="string")
+    categories, which = np.unique(labels.to_numpy(dtype=object), return_inverse=True)
+    position = pd.Index(areas, dtype="string").get_indexer(codes)
+    return pd.Categorical.from_codes(
+        np.asarray(which)[position], categories=pd.Index(categories, dtype="string")
+    )
 
 
 def _convert(p: ParsedSource, freq: str) -> tuple[pd.DataFrame, HarmoniseNote]:

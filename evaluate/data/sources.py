@@ -13,13 +13,14 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from evaluate.config.models import SourceConfig
 from evaluate.errors import DataError, short
 
-__all__ = ["RawSource", "read_source", "file_sha256", "detect_format"]
+__all__ = ["RawSource", "detect_format", "file_sha256", "read_source"]
 
 _OTHER_DELIMITERS = (";", "\t", "|")
 _MAX_FIELD = 1_000_000
@@ -38,7 +39,8 @@ class RawSource:
     path
         Absolute file path.
     frame
-        The file's columns, renamed to dictionary names (text for CSV, typed for Parquet).
+        The file's columns, renamed to dictionary names (text for CSV, typed for Parquet;
+        ``area_name`` and ``region`` as categoricals of text).
     file_columns
         Column names as they appear in the file, in order.
     renamed
@@ -125,23 +127,49 @@ def read_source(
         If the file cannot be read; the message names the file and the fix.
     """
     where = f"data.sources[{index}] '{cfg.name}' ({path})"
-    if not path.exists():
+    try:
+        if not path.exists():
+            raise DataError(
+                f"{where}: file not found; check data.sources[{index}].path (paths are relative "
+                "to the config file's folder)"
+            )
+        if path.is_dir():
+            raise DataError(f"{where}: is a folder, not a file; point path at the file")
+        if path.stat().st_size == 0:
+            raise DataError(f"{where}: file is empty (0 bytes); export the data again")
+        fmt = detect_format(cfg, path, where)
+        if fmt == "csv":
+            raw = _read_csv(cfg, path, where, columns)
+        else:
+            raw = _read_parquet(cfg, path, where, columns)
+        raw.index = index
+        raw.sha256 = file_sha256(path)
+    except OSError as exc:  # permission denied, an I/O error, a file that vanished
         raise DataError(
-            f"{where}: file not found; check data.sources[{index}].path (paths are relative to "
-            "the config file's folder)"
-        )
-    if path.is_dir():
-        raise DataError(f"{where}: is a folder, not a file; point path at the file")
-    if path.stat().st_size == 0:
-        raise DataError(f"{where}: file is empty (0 bytes); export the data again")
-    fmt = detect_format(cfg, path, where)
-    if fmt == "csv":
-        raw = _read_csv(cfg, path, where, columns)
-    else:
-        raw = _read_parquet(cfg, path, where, columns)
-    raw.index = index
-    raw.sha256 = file_sha256(path)
+            f"{where}: cannot read the file ({exc.strerror or exc}); check that it exists and "
+            "that you may read it"
+        ) from None
     return raw
+
+
+_LABELS = ("area_name", "region")
+"""Text columns that repeat one value per area in every period: read as categoricals."""
+
+
+def _encode_labels(table: Any, names: list[str]) -> Any:
+    """Dictionary-encode the label columns of an Arrow table (they become pandas categoricals).
+
+    An area's name repeats in every period; as one string per row, the names of a 5-million-row
+    small-area source took ~300 MB, and were kept until the run ended.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, name in enumerate(names[: table.num_columns]):
+        column = table.column(i)
+        if name in _LABELS and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            table = table.set_column(i, table.field(i).name, pc.dictionary_encode(column))
+    return table
 
 
 def _rename(cfg: SourceConfig, file_columns: list[str]) -> tuple[list[str], dict[str, str], list[str]]:
@@ -212,6 +240,14 @@ def _read_csv(cfg: SourceConfig, path: Path, where: str, columns: list[str] | No
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    d = cfg.delimiter
+    if len(d) != 1 or not "\x01" <= d <= "\x7f" or d in '\r\n"':
+        # pyarrow's CSV reader takes one ASCII character, and quotes and line breaks have their
+        # own meaning in CSV
+        raise DataError(
+            f"{where}: delimiter: {short(d)} cannot separate CSV fields; use one ASCII character "
+            "other than a quote or a line break, such as ',', ';', '|' or '\\t' (a tab)"
+        )
     header = _read_header(path, cfg, where)
     names, renamed, missing = _rename(cfg, header)
     dupes = _duplicates(names)
@@ -222,6 +258,8 @@ def _read_csv(cfg: SourceConfig, path: Path, where: str, columns: list[str] | No
     ]
     positional = [f"__c{i}" for i in range(len(header))]
     wanted = [positional[i] for i in keep]
+    # pyarrow reads every column when asked for none: read one to count the rows, then drop it
+    read = wanted or positional[:1]
     encoding = cfg.encoding.lower().replace("_", "-")
     try:
         # pyarrow checks every row's field count (pandas silently drops or shifts extra fields
@@ -237,8 +275,8 @@ def _read_csv(cfg: SourceConfig, path: Path, where: str, columns: list[str] | No
             ),
             parse_options=pacsv.ParseOptions(delimiter=cfg.delimiter),
             convert_options=pacsv.ConvertOptions(
-                include_columns=wanted,
-                column_types={c: pa.string() for c in wanted},
+                include_columns=read,
+                column_types={c: pa.string() for c in read},
                 null_values=[],
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
@@ -262,7 +300,9 @@ def _read_csv(cfg: SourceConfig, path: Path, where: str, columns: list[str] | No
         raise DataError(f"{where}: cannot read the CSV ({short(str(exc), 160)})") from None
     if table.num_rows == 0:
         raise DataError(f"{where}: the file has a header but no data rows; export the data again")
-    frame = table.to_pandas()
+    frame = _encode_labels(table, [names[i] for i in keep]).to_pandas()
+    if not wanted:
+        frame = frame.iloc[:, :0]
     frame.columns = [names[i] for i in keep]
     if dupes:
         # keep the first of each duplicated name so later checks see one column; report all
@@ -301,14 +341,20 @@ def _read_parquet(cfg: SourceConfig, path: Path, where: str, columns: list[str] 
     ]
     keep = list(dict.fromkeys(keep))
     try:
-        table = pf.read(columns=keep)
-        frame = table.to_pandas()
+        rows = pf.metadata.num_rows
+        # no wanted columns (all ignored): keep the row count, so validation reports what is missing
+        to_name = dict(zip(header, names, strict=True))
+        frame = (
+            _encode_labels(pf.read(columns=keep), [to_name[c] for c in keep]).to_pandas()
+            if keep
+            else pd.DataFrame(index=pd.RangeIndex(rows))
+        )
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(
             f"{where}: cannot read the Parquet data ({short(str(exc), 120)}); the file may be "
             "truncated or corrupt, export it again"
         ) from None
-    if frame.empty:
+    if rows == 0 or len(frame) == 0:
         raise DataError(f"{where}: the Parquet file has no rows; export the data again")
     frame.columns = [dict(zip(header, names, strict=True))[c] for c in frame.columns]
     frame = frame.loc[:, ~frame.columns.duplicated()]

@@ -34,14 +34,14 @@ from evaluate.data.suppression import SuppressionRule, parse_values
 from evaluate.errors import ConfigError, plural, short, suggest
 
 __all__ = [
-    "ValueCheck",
-    "value_checks",
-    "Issue",
-    "SourceSummary",
-    "ParsedSource",
-    "ValidationReport",
-    "validate_sources",
     "MAX_EXAMPLES",
+    "Issue",
+    "ParsedSource",
+    "SourceSummary",
+    "ValidationReport",
+    "ValueCheck",
+    "validate_sources",
+    "value_checks",
 ]
 
 MAX_EXAMPLES = 5
@@ -157,8 +157,8 @@ class ValidationReport:
     def to_text(self) -> str:
         """Terminal form: one line per source, then one per issue."""
         lines = [
-            f"Validation: {len(self.sources)} sources, {len(self.errors)} errors, "
-            f"{len(self.warnings)} warnings"
+            (f"Validation: {len(self.sources)} sources, {len(self.errors)} errors, "
+            f"{len(self.warnings)} warnings")
         ]
         for s in self.sources:
             span = f", {s.first_period} to {s.last_period}" if s.first_period else ""
@@ -577,6 +577,20 @@ def _check_values(
     return pd.DataFrame(out, index=frame.index)
 
 
+def _repeated_text(values: pd.Series) -> pd.Categorical:
+    """Stripped text that repeats row after row (an area's name in every period), as a
+    categorical: each distinct value is stripped and stored once, not once per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # as read (sources.py encodes labels)
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories.astype("string")
+    else:
+        codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    stripped = pd.Index(uniques, dtype="string").str.strip()
+    which, categories = pd.factorize(stripped, use_na_sentinel=True)
+    which = np.append(np.asarray(which), -1)  # position -1 (a missing value) stays missing
+    codes = which[codes]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="string"))
+
+
 def _unreadable_hint(bad: pd.Series, index: int) -> str:
     """The fix that fits the text found in a numeric column."""
     text = bad.astype("string").str.strip().str.lower()
@@ -768,7 +782,7 @@ def validate_sources(
         values = _check_values(raw, frame, variables, rules, col, summary)
         out = pd.concat([out, values], axis=1)
         if entity.is_series and "area_name" in frame.columns:
-            out["area_name"] = frame["area_name"].astype("string").str.strip()
+            out["area_name"] = _repeated_text(frame["area_name"])
         report.issues += col.issues
         report.sources.append(summary)
         parsed[raw.config.name] = ParsedSource(
