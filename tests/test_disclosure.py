@@ -409,3 +409,29 @@ def test_the_spreadsheet_and_report_show_the_same_suppressions(small_run: Any) -
                 assert v in (SUPPRESSED, NOT_AVAILABLE) or (isinstance(v, int | float) and v >= 3)
     cover = " ".join(str(c.value) for c in wb["Cover"]["A"])
     assert "[c]: suppressed" in cover and "below 3" in cover
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_atom_classes_give_the_same_suppressions_as_the_atoms(seed: int) -> None:
+    """The report registers cells by atom *class* (atoms in exactly the same cells, see
+    ``publish._compress``); on random overlapping cells the decisions equal those on raw atoms."""
+    from evaluate.report.publish import _compress
+
+    rng = np.random.default_rng(seed)
+    n_atoms = 40
+    atom_values = rng.poisson(2.0, n_atoms).astype(float)
+    cells = []
+    for _ in range(int(rng.integers(8, 20))):
+        size = int(rng.integers(1, 12))
+        cells.append(np.unique(rng.choice(n_atoms, size=size, replace=False)))
+    cells.append(np.arange(n_atoms))  # a grand total
+    values = [float(atom_values[c].sum()) for c in cells]
+    raw, classed = DisclosureLedger(3), DisclosureLedger(3)
+    keys = _compress(cells, n_atoms)
+    assert len({frozenset(c.tolist()) for c in cells}) == len(set(keys))  # distinct stay distinct
+    raw_keys = [raw.add(c.tolist(), v) for c, v in zip(cells, values, strict=True)]
+    for k, v in zip(keys, values, strict=True):
+        classed.add(k, v)
+    raw.resolve()
+    classed.resolve()
+    assert [raw.status(k) for k in raw_keys] == [classed.status(k) for k in keys]

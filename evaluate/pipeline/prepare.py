@@ -158,6 +158,11 @@ def prepare(loaded: LoadedConfig) -> Prepared:
     )
     if not report.ok:
         raise ValidationFailed(f"{where}: {report.summary_line()}", report)
+    inputs = [
+        InputFile("source", r.config.name, str(r.path), r.sha256, r.path.stat().st_size)
+        for r in raws
+    ]
+    del raws  # the raw text frames are not needed after validation: free them before the join
 
     series = {k: v for k, v in parsed.items() if v.entity.is_series}
     lookups = {k: v for k, v in parsed.items() if v.entity.name == "area_lookup"}
@@ -236,10 +241,6 @@ def prepare(loaded: LoadedConfig) -> Prepared:
                 "frequencies that never meet; use components available at one frequency"
             )
 
-    inputs = [
-        InputFile("source", r.config.name, str(r.path), r.sha256, r.path.stat().st_size)
-        for r in raws
-    ]
     if cfg.harm_index is not None:
         from evaluate.data.sources import file_sha256
 

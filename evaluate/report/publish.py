@@ -29,7 +29,7 @@ the chart needs?) and a builder, so results of methods added later get their cha
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,48 +148,167 @@ class Publication:
 
 
 class _Counts:
-    """Cell values and atoms from the panels; atoms at the main frequency where periods nest."""
+    """Cell values and atoms from the panels, as integer arrays.
+
+    An atom is one (variable, area, period) value at the main frequency where the period nests in
+    the main frequency's periods (a quarter in three months), else at its own frequency; each is
+    numbered, so a cell over a national panel (hundreds of thousands of area-months) is one
+    array, not hundreds of thousands of Python tuples.
+    """
 
     def __init__(self, content: ReportContent) -> None:
         self.content = content
         self.main = content.main_frequency
-        self._lookup: dict[tuple[str, str], dict[tuple[str, Any], float]] = {}
-        self._expanded: dict[tuple[str, str, Any], list[str]] = {}
         main = content.panels.get(self.main)
-        self.main_freq = main.data["period"].dtype.freq if main is not None else None
         self.main_vars = set(main.variables) if main is not None else set()
+        codes: set[str] = set()
+        for panel in content.panels.values():
+            codes.update(pd.unique(panel.data["area_code"].astype(str)))
+        self.areas = pd.Index(sorted(codes))
+        self._grid: dict[str, tuple[int, int, Any]] = {}
+        for freq, panel in content.panels.items():
+            ordinals = _ordinals(panel.data["period"])
+            lo = int(ordinals.min()) if len(ordinals) else 0
+            n = int(ordinals.max()) - lo + 1 if len(ordinals) else 0
+            self._grid[freq] = (lo, n, panel.data["period"].dtype.freq)
+        self._values: dict[tuple[str, str], np.ndarray] = {}
+        self._nesting: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._offsets: dict[tuple[str, str], int] = {}
+        self._area_cache: dict[int, tuple[list[str], np.ndarray]] = {}
+        self.size = 0
+        """Atoms numbered so far (the next atom's number)."""
 
-    def _values(self, freq: str, var: str) -> dict[tuple[str, Any], float]:
+    def _offset(self, freq: str, var: str) -> int:
         key = (freq, var)
-        if key not in self._lookup:
-            data = self.content.panels[freq].data
-            self._lookup[key] = dict(zip(zip(data["area_code"], data["period"], strict=True),
-                                         data[var].astype(float), strict=True))
-        return self._lookup[key]
+        if key not in self._offsets:
+            self._offsets[key] = self.size
+            self.size += len(self.areas) * self._grid[freq][1]
+        return self._offsets[key]
 
-    def _expand(self, freq: str, var: str, period: pd.Period) -> list[str]:
-        key = (freq, var, period)
-        hit = self._expanded.get(key)
-        if hit is not None:
-            return hit
-        out = [f"{freq}:{period}"]
-        if freq != self.main and var in self.main_vars and self.main_freq is not None:
-            inner = pd.period_range(period.start_time, period.end_time, freq=self.main_freq)
-            if len(inner) and inner[0].start_time == period.start_time and inner[-1].end_time == period.end_time:
-                out = [f"{self.main}:{p}" for p in inner]
-        self._expanded[key] = out
+    def fresh_atom(self) -> np.ndarray:
+        """A new atom of its own (for a cell that covers no known value)."""
+        self.size += 1
+        return np.array([self.size - 1], dtype=np.int64)
+
+    def _table(self, freq: str, var: str) -> np.ndarray:
+        key = (freq, var)
+        if key not in self._values:
+            data = self.content.panels[freq].data
+            lo, n, _ = self._grid[freq]
+            table = np.full((len(self.areas), n), np.nan)
+            ai = self.areas.get_indexer(data["area_code"].astype(str))
+            table[ai, _ordinals(data["period"]) - lo] = data[var].to_numpy(dtype=float, na_value=np.nan)
+            self._values[key] = table
+        return self._values[key]
+
+    def _nests(self, freq: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per period of ``freq``: its first main-frequency period (index) and how many (0: none)."""
+        if freq not in self._nesting:
+            lo, n, code = self._grid[freq]
+            mlo, mn, mcode = self._grid[self.main]
+            first = np.zeros(n, dtype=np.int64)
+            length = np.zeros(n, dtype=np.int64)
+            for j in range(n):
+                period = pd.Period(ordinal=lo + j, freq=code)
+                inner = pd.period_range(period.start_time, period.end_time, freq=mcode)
+                if (len(inner) and inner[0].start_time == period.start_time
+                        and inner[-1].end_time == period.end_time
+                        and inner[0].ordinal >= mlo and inner[-1].ordinal < mlo + mn):
+                    first[j], length[j] = inner[0].ordinal - mlo, len(inner)
+            self._nesting[freq] = (first, length)
+        return self._nesting[freq]
+
+    def area_index(self, codes: Any) -> np.ndarray:
+        """Positions of area codes in :attr:`areas` (-1: unknown); integer input is returned as is."""
+        if isinstance(codes, np.ndarray) and np.issubdtype(codes.dtype, np.integer):
+            return codes
+        if isinstance(codes, list):
+            hit = self._area_cache.get(id(codes))
+            if hit is not None and hit[0] is codes:
+                return hit[1]
+        out = self.areas.get_indexer(pd.Index(np.asarray(codes, dtype=object)).astype(str))
+        if isinstance(codes, list):
+            self._area_cache[id(codes)] = (codes, out)  # the list is kept, so its id stays its own
         return out
 
-    def cell(self, freq: str, var: str, pairs: Iterable[tuple[str, pd.Period]]) -> tuple[list[Hashable], float]:
-        """Atoms and total of ``var`` over (area, period) pairs (NaN if any is missing)."""
-        values = self._values(freq, var)
-        atoms: list[Hashable] = []
-        total = 0.0
-        for area, period in pairs:
-            v = values.get((area, period), math.nan)
-            total += v
-            atoms += [(var, area, p) for p in self._expand(freq, var, period)]
-        return atoms, total
+    def cell(self, freq: str, var: str, areas: Any, periods: Any) -> tuple[np.ndarray, float]:
+        """Atoms and total of ``var`` over (area, period) pairs (NaN if any is missing).
+
+        Parameters
+        ----------
+        freq, var
+            The panel's frequency and the count variable.
+        areas, periods
+            Equal-length sequences: area codes (or their :meth:`area_index` positions) and
+            periods (``pd.Period``, period arrays, or ordinals) of the pairs the count sums.
+
+        Returns
+        -------
+        tuple
+            The atoms (integer array) and the total.
+        """
+        lo, n, _ = self._grid[freq]
+        ai = self.area_index(areas)
+        pi = _ordinals(periods) - lo
+        if len(ai) != len(pi):
+            raise ValueError(f"{len(ai)} areas but {len(pi)} periods")
+        known = (ai >= 0) & (pi >= 0) & (pi < n)
+        if not known.all():
+            ai, pi = ai[known], pi[known]
+        total = float(self._table(freq, var)[ai, pi].sum()) if known.all() else math.nan
+        if not len(ai):
+            return self.fresh_atom(), math.nan
+        if freq != self.main and var in self.main_vars and self.main in self._grid:
+            first, length = self._nests(freq)
+            nested = length[pi] > 0
+            parts = [self._offset(freq, var) + ai[~nested] * n + pi[~nested]]
+            if nested.any():
+                mn = self._grid[self.main][1]
+                reps = length[pi[nested]]
+                start = np.repeat(first[pi[nested]], reps)
+                step = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+                parts.append(self._offset(self.main, var) + np.repeat(ai[nested], reps) * mn + start + step)
+            return np.concatenate(parts), total
+        return self._offset(freq, var) + ai * n + pi, total
+
+
+def _ordinals(periods: Any) -> np.ndarray:
+    """Period ordinals of one period, a list of periods, or a period array/Series/index."""
+    if isinstance(periods, pd.Period):
+        return np.array([periods.ordinal], dtype=np.int64)
+    dtype = getattr(periods, "dtype", None)
+    if isinstance(dtype, pd.PeriodDtype):
+        return np.asarray(pd.PeriodIndex(periods).asi8, dtype=np.int64)
+    if dtype is not None and np.issubdtype(dtype, np.integer):
+        return np.asarray(periods, dtype=np.int64)  # ordinals already
+    return np.fromiter((p.ordinal for p in periods), dtype=np.int64)
+
+
+def _compress(cells: list[np.ndarray], size: int) -> list[frozenset[int]]:
+    """Each cell as the set of its atom *classes*: atoms that lie in exactly the same cells.
+
+    Counts are sums of non-negative atoms, so atoms that always appear together act as one (their
+    sum): what can be inferred about a cell from the others is the same for the classes as for
+    the atoms, and the ledger's work scales with the few classes rather than the many atoms.
+    Partition refinement: each cell splits the classes it cuts.
+    """
+    labels = np.zeros(size, dtype=np.int64)
+    following = 1
+    for atoms in cells:
+        sub = labels[atoms]
+        present = np.zeros(following, dtype=bool)
+        present[sub] = True
+        split = np.flatnonzero(present)
+        fresh = np.zeros(following, dtype=np.int64)
+        fresh[split] = following + np.arange(len(split))  # one new class per class the cell cuts
+        labels[atoms] = fresh[sub]
+        following += len(split)
+    keys = []
+    for atoms in cells:
+        present = np.zeros(following, dtype=bool)
+        present[labels[atoms]] = True
+        keys.append(frozenset(np.flatnonzero(present).tolist()))
+    return keys
 
 
 def count_variable(outcome: str, panel: Panel) -> str | None:
@@ -225,6 +344,31 @@ class _Builder:
         self._frames: dict[str, AnalysisFrame] = {}
         self._done: set[tuple[str, ...]] = set()
         self._shared: dict[tuple[Any, ...], Callable[[], PublishedChart]] = {}
+        self._groups: dict[str, dict[str, list[str]]] = {}
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._pending: list[tuple[np.ndarray, float, str | None, str]] = []
+        self._keys: list[CellKey] = []
+
+    # counts: registered as atom arrays while planning, in the ledger (as atom classes) at resolve
+    def add_count(self, atoms: np.ndarray, value: float, *, group: str | None = None, where: str = "") -> int:
+        """Register a published count (see :meth:`_Counts.cell`); returns its handle."""
+        self._pending.append((atoms, float(value), group, where))
+        return len(self._pending) - 1
+
+    def status(self, handle: int) -> str:
+        """``shown``, ``suppressed`` or ``unavailable`` for a registered count."""
+        return self.ledger.status(self._keys[handle])
+
+    def is_shown(self, handle: int) -> bool:
+        """Whether a registered count may be published."""
+        return self.ledger.is_shown(self._keys[handle])
+
+    def _resolve(self) -> None:
+        self._keys = _compress([p[0] for p in self._pending], self.counts.size)
+        for key, (_, value, group, where) in zip(self._keys, self._pending, strict=True):
+            self.ledger.add(key, value, group=group, where=where)
+        self._pending = []
+        self.ledger.resolve()
 
     # frames of analyses, rebuilt as the pipeline built them
     def frame(self, analysis: AnalysisBase) -> AnalysisFrame | None:
@@ -246,13 +390,16 @@ class _Builder:
         return frame
 
     def groups(self, analysis: AnalysisBase) -> dict[str, list[str]]:
+        if analysis.name in self._groups:
+            return self._groups[analysis.name]
         frame = self.frame(analysis)
         if frame is None:
             return {}
         treated = frame.data[frame.columns["treated"]].to_numpy(dtype=bool)
-        areas = frame.data["area_code"]
+        areas = frame.data["area_code"].astype(str).to_numpy(dtype=object)
         out = {GROUP_TREATED: sorted(set(areas[treated])), GROUP_COMPARISON: sorted(set(areas[~treated]))}
-        return {k: v for k, v in out.items() if v}
+        self._groups[analysis.name] = {k: v for k, v in out.items() if v}
+        return self._groups[analysis.name]
 
     def add_chart(self, render: Callable[[], PublishedChart | None]) -> None:
         self.renders.append(render)
@@ -271,7 +418,7 @@ class _Builder:
 
         from evaluate.grid import default_workers, run_grid
 
-        self.ledger.resolve()
+        self._resolve()
         pub = Publication()
         n = len(self.renders)
         workers = min(default_workers(), max(1, n // PARALLEL_CHARTS_MIN))
@@ -328,7 +475,7 @@ def _its_chart(b: _Builder, i: int, r: EffectResult) -> None:
 
     analysis = b.content.analysis(r.analysis)
     panel = b.content.panel_of(analysis) if analysis else None
-    keys: list[CellKey] = []
+    keys: list[int] = []
     if analysis is not None and panel is not None:
         var = count_variable(r.outcome, panel)
         frame = b.frame(analysis)
@@ -341,14 +488,14 @@ def _its_chart(b: _Builder, i: int, r: EffectResult) -> None:
                 if period is None:
                     keys = []
                     break
-                atoms, value = b.counts.cell(panel.frequency, var, [(a, period) for a in areas])
-                keys.append(b.ledger.add(atoms, value, group=f"its:{i}", where=f"chart {stem}"))
+                atoms, value = b.counts.cell(panel.frequency, var, areas, np.full(len(areas), period.ordinal))
+                keys.append(b.add_count(atoms, value, group=f"its:{i}", where=f"chart {stem}"))
     iv = b.content.intervention_label(r.intervention)
     timing = b.content.timings.get(r.intervention, {}).get(panel.frequency if panel else "")
     flagged = timing.phase_in_periods if timing is not None and timing.phase_in_handling == "flag" else None
 
     def render() -> PublishedChart:
-        shown = [b.ledger.is_shown(k) for k in keys] if keys else None
+        shown = [b.is_shown(k) for k in keys] if keys else None
         data = its_data(r, observed_shown=shown)
         fig = plot_its(r, data=data, phase_in_periods=flagged, intervention_label=iv)
         alt = its_alt(r, data, intervention_label=iv)
@@ -374,7 +521,7 @@ def _synthetic_chart(b: _Builder, i: int, r: EffectResult) -> None:
 
     analysis = b.content.analysis(r.analysis)
     panel = b.content.panel_of(analysis) if analysis else None
-    keys: list[CellKey | None] = []
+    keys: list[int | None] = []
     series = synth.synth_series_data(r)
     var = count_variable(r.outcome, panel) if panel is not None else None
     if panel is not None and var is not None and r.unit in set(panel.areas):
@@ -385,11 +532,11 @@ def _synthetic_chart(b: _Builder, i: int, r: EffectResult) -> None:
             if period is None:
                 keys.append(None)
                 continue
-            atoms, value = b.counts.cell(panel.frequency, var, [(r.unit, period)])
-            keys.append(b.ledger.add(atoms, value, group=f"synth:{i}", where=f"chart {stem}"))
+            atoms, value = b.counts.cell(panel.frequency, var, [r.unit], [period])
+            keys.append(b.add_count(atoms, value, group=f"synth:{i}", where=f"chart {stem}"))
 
     def shown() -> list[bool] | None:
-        return [k is None or b.ledger.is_shown(k) for k in keys] if keys else None
+        return [k is None or b.is_shown(k) for k in keys] if keys else None
 
     def render_series() -> PublishedChart:
         data = synth.synth_series_data(r, treated_shown=shown())
@@ -504,15 +651,15 @@ def _trend_chart(b: _Builder, i: int, r: EffectResult) -> None:
                       population=population if population in frame.data.columns else None,
                       per=b.content.config.data.rate_per)
     stem = chart_slug(r.analysis, r.outcome, "trend")
-    keys: list[CellKey | None] = []
+    keys: list[int | None] = []
     pmap = _period_map(panel)
-    for _, row in data.iterrows():
-        if var is None or not np.isfinite(row["count"]):
+    for group, label, count in zip(data["group"], data["period"], data["count"], strict=True):
+        if var is None or not np.isfinite(count):
             keys.append(None)
             continue
-        period = pmap[row["period"]]
-        atoms, value = b.counts.cell(panel.frequency, var, [(a, period) for a in groups[row["group"]]])
-        keys.append(b.ledger.add(atoms, value, where=f"chart {stem}"))
+        areas = groups[group]
+        atoms, value = b.counts.cell(panel.frequency, var, areas, np.full(len(areas), pmap[label].ordinal))
+        keys.append(b.add_count(atoms, value, where=f"chart {stem}"))
     timing = b.content.timings[r.intervention][panel.frequency]
     iv = b.content.intervention_label(r.intervention)
     starts = []
@@ -527,7 +674,7 @@ def _trend_chart(b: _Builder, i: int, r: EffectResult) -> None:
         if made:
             return made[0]
         d = data.copy()
-        d["suppressed"] = [k is not None and not b.ledger.is_shown(k) for k in keys]
+        d["suppressed"] = [k is not None and not b.is_shown(k) for k in keys]
         d.loc[d["suppressed"], ["value", "count"]] = np.nan
         fig = plot_trend(d, starts=starts, ylabel=r.outcome_label,
                          title=f"{r.outcome_label}: treated and comparison areas")
@@ -545,8 +692,17 @@ def _trend_chart(b: _Builder, i: int, r: EffectResult) -> None:
 # --- count tables --------------------------------------------------------------------------
 
 
-def _table_pairs_its(b: _Builder, analysis: AnalysisBase, r: EffectResult, panel: Panel) -> dict[str, dict[str, list[tuple[str, pd.Period]]]] | None:
-    """(group -> column -> (area, period) pairs) for an ITS result."""
+Pairs = tuple[np.ndarray, np.ndarray]
+"""(area positions, period ordinals) of the area-periods a count sums."""
+
+
+def _pairs(areas: np.ndarray, ordinals: np.ndarray) -> Pairs:
+    """Every area (positions, :meth:`_Counts.area_index`) with every period."""
+    return np.repeat(areas, len(ordinals)), np.tile(ordinals, len(areas))
+
+
+def _table_pairs_its(b: _Builder, analysis: AnalysisBase, r: EffectResult, panel: Panel) -> dict[str, dict[str, Pairs]] | None:
+    """(group -> column -> pairs) for an ITS result."""
     series = r.plot_data.get("series")
     if series is None:
         return None
@@ -554,6 +710,7 @@ def _table_pairs_its(b: _Builder, analysis: AnalysisBase, r: EffectResult, panel
     periods = [pmap.get(str(p)) for p in series["period"]]
     if any(p is None for p in periods):
         return None
+    ordinals = np.array([p.ordinal for p in periods], dtype=np.int64)
     post = series["post"].to_numpy(dtype=bool)
     groups = b.groups(analysis)
     unit_areas = groups.get(GROUP_TREATED, []) if r.unit == "treated total" else [r.unit]
@@ -561,33 +718,40 @@ def _table_pairs_its(b: _Builder, analysis: AnalysisBase, r: EffectResult, panel
     ctrl = getattr(analysis, "control", None)
     if ctrl == "untreated_total" and groups.get(GROUP_COMPARISON):
         rows[GROUP_COMPARISON] = groups[GROUP_COMPARISON]
-    out: dict[str, dict[str, list[tuple[str, pd.Period]]]] = {}
-    for label, areas in rows.items():
-        out[label] = {
-            COLUMNS[0]: [(a, p) for a in areas for p, q in zip(periods, post, strict=True) if not q],
-            COLUMNS[1]: [(a, p) for a in areas for p, q in zip(periods, post, strict=True) if q],
-        }
-    return out
+    return {
+        label: {COLUMNS[0]: _pairs(index, ordinals[~post]), COLUMNS[1]: _pairs(index, ordinals[post])}
+        for label, areas in rows.items()
+        for index in [b.counts.area_index(areas)]
+    }
 
 
-def _table_pairs_groups(b: _Builder, analysis: AnalysisBase) -> dict[str, dict[str, list[tuple[str, pd.Period]]]] | None:
+def _table_pairs_groups(b: _Builder, analysis: AnalysisBase) -> dict[str, dict[str, Pairs]] | None:
+    key = ("pairs", analysis.name)
+    if key not in b._cache:
+        b._cache[key] = _group_pairs(b, analysis)
+    return b._cache[key]
+
+
+def _group_pairs(b: _Builder, analysis: AnalysisBase) -> dict[str, dict[str, Pairs]] | None:
     frame = b.frame(analysis)
     if frame is None:
         return None
     data = frame.data
     post = data[f"{analysis.intervention}__post_calendar"].to_numpy(dtype=bool)
     treated = data[frame.columns["treated"]].to_numpy(dtype=bool)
+    areas = b.counts.area_index(data["area_code"])
+    ordinals = _ordinals(data["period"])
     out = {}
     for label, mask in ((GROUP_TREATED, treated), (GROUP_COMPARISON, ~treated)):
         if not mask.any():
             continue
-        sub = data[mask]
-        p = post[mask]
-        out[label] = {
-            COLUMNS[0]: list(zip(sub["area_code"][~p], sub["period"][~p], strict=True)),
-            COLUMNS[1]: list(zip(sub["area_code"][p], sub["period"][p], strict=True)),
-        }
+        before, after = mask & ~post, mask & post
+        out[label] = {COLUMNS[0]: (areas[before], ordinals[before]), COLUMNS[1]: (areas[after], ordinals[after])}
     return out
+
+
+def _join(*pairs: Pairs) -> Pairs:
+    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
 
 
 def _count_table(b: _Builder, analysis: AnalysisBase) -> None:
@@ -596,7 +760,7 @@ def _count_table(b: _Builder, analysis: AnalysisBase) -> None:
     if panel is None:
         return
     records: list[dict[str, Any]] = []
-    keys: list[dict[str, CellKey]] = []
+    keys: list[dict[str, int]] = []
     seen: set[tuple[str, str]] = set()
     for r in b.content.results_of(analysis.name):
         var = count_variable(r.outcome, panel)
@@ -608,18 +772,18 @@ def _count_table(b: _Builder, analysis: AnalysisBase) -> None:
             continue
         label = panel.variables[var].label
         if len(pairs) > 1:
-            pairs = {**pairs, GROUP_ALL: {c: [x for g in pairs.values() for x in g[c]] for c in COLUMNS[:2]}}
+            pairs = {**pairs, GROUP_ALL: {c: _join(*(g[c] for g in pairs.values())) for c in COLUMNS[:2]}}
         for group, cols in pairs.items():
             rec: dict[str, Any] = {"outcome": r.outcome, "outcome_label": label, "variable": var, "group": group}
-            k: dict[str, CellKey] = {}
+            k: dict[str, int] = {}
             for c in COLUMNS:
-                cell_pairs = cols[c] if c in cols else cols[COLUMNS[0]] + cols[COLUMNS[1]]
-                if not cell_pairs:
+                cell_areas, cell_periods = cols[c] if c in cols else _join(cols[COLUMNS[0]], cols[COLUMNS[1]])
+                if not len(cell_areas):
                     rec[c] = math.nan
                     continue
-                atoms, value = b.counts.cell(panel.frequency, var, cell_pairs)
+                atoms, value = b.counts.cell(panel.frequency, var, cell_areas, cell_periods)
                 rec[c] = value
-                k[c] = b.ledger.add(atoms, value, where=f"table {analysis.name}")
+                k[c] = b.add_count(atoms, value, where=f"table {analysis.name}")
             records.append(rec)
             keys.append(k)
     if not records:
@@ -631,7 +795,7 @@ def _count_table(b: _Builder, analysis: AnalysisBase) -> None:
 
     def render() -> CountTable:
         status = pd.DataFrame(
-            [{c: (b.ledger.status(k[c]) if c in k else "unavailable") for c in COLUMNS} for k in keys]
+            [{c: (b.status(k[c]) if c in k else "unavailable") for c in COLUMNS} for k in keys]
         )
         return CountTable(analysis.name, rows, status, caption)
 
@@ -697,25 +861,31 @@ def _outputs_outcomes(b: _Builder, name: str) -> None:
                                  block=block, labels=labels)
     if data.empty:
         return
-    rows = panel.data[panel.data["area_code"].isin(timing.treated_areas)]
-    by_event: dict[tuple[str, float], pd.Period] = {}
+    treated = list(timing.treated_areas)
     if not single:
-        by_event = dict(zip(zip(rows["area_code"], rows[event_col].astype(float), strict=True), rows["period"], strict=True))
-    freq_code = panel.data["period"].dtype.freq
-    keys: list[CellKey | None] = []
+        # each treated area's period at each event time, looked up for whole blocks at once
+        rows = panel.data[panel.data["area_code"].isin(treated)]
+        index = pd.MultiIndex.from_arrays([rows["area_code"].astype(str).to_numpy(dtype=object),
+                                           rows[event_col].to_numpy(dtype=float)])
+        row_ordinals = _ordinals(rows["period"])
+    keys: list[int | None] = []
     stem = chart_slug("outputs_outcomes", name)
-    for _, row in data.iterrows():
-        if not np.isfinite(row["value"]):
+    for variable, time, span, value in zip(data["variable"], data["time"], data["span"], data["value"], strict=True):
+        if not np.isfinite(value):
             keys.append(None)
             continue
-        span = int(row["span"])
+        span = int(span)
         if single:
-            periods = [pd.Period(ordinal=int(row["time"]) + j, freq=freq_code) for j in range(span)]
-            pairs = [(a, p) for a in timing.treated_areas for p in periods]
+            areas, ordinals = _pairs(b.counts.area_index(treated), int(time) + np.arange(span, dtype=np.int64))
         else:
-            pairs = [(a, by_event[(a, row["time"] + j)]) for a in timing.treated_areas for j in range(span)]
-        atoms, value = b.counts.cell(freq, row["variable"], pairs)
-        keys.append(b.ledger.add(atoms, value, group=f"oo:{name}:{row['variable']}", where=f"chart {stem}"))
+            areas = np.repeat(np.asarray(treated, dtype=object), span)
+            events = np.tile(float(time) + np.arange(span, dtype=float), len(treated))
+            at = index.get_indexer(pd.MultiIndex.from_arrays([areas, events]))
+            if (at < 0).any():
+                raise KeyError(f"no period for event time {time} in every treated area")
+            ordinals = row_ordinals[at]
+        atoms, total = b.counts.cell(freq, variable, areas, ordinals)
+        keys.append(b.add_count(atoms, total, group=f"oo:{name}:{variable}", where=f"chart {stem}"))
     label = content.intervention_label(name)
     areas_text = (f"the treated area {timing.treated_areas[0]}" if len(timing.treated_areas) == 1
                   else f"the {len(timing.treated_areas)} treated areas")
@@ -723,7 +893,7 @@ def _outputs_outcomes(b: _Builder, name: str) -> None:
 
     def render() -> PublishedChart:
         d = data.copy()
-        d["suppressed"] = [k is not None and not b.ledger.is_shown(k) for k in keys]
+        d["suppressed"] = [k is not None and not b.is_shown(k) for k in keys]
         d.loc[d["suppressed"], ["value", "index"]] = np.nan
         fig = plot_outputs_outcomes(d, start_label=start_text,
                                     title=f"{label}: police activity and harm outcomes in {areas_text}")

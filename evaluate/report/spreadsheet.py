@@ -12,6 +12,7 @@ value that does not apply ``[z]``. Notes are numbered and referred to as ``[note
 from __future__ import annotations
 
 import math
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -132,13 +133,12 @@ def write_spreadsheet(path: str | Path, *, content: ReportContent, publication: 
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.table import Table, TableStyleInfo
 
     path = Path(path)
     tables = _tables(content, publication)
     notes = _notes(content)
-    wb = Workbook()
+    # write-only: rows stream to the file (a national run's estimates are ~300,000 cells)
+    wb = Workbook(write_only=True)
     when = content.manifest.get("started_at") or content.generated_at
     try:
         stamp = datetime.fromisoformat(when).replace(tzinfo=None) if when else datetime(2000, 1, 1)
@@ -151,8 +151,8 @@ def write_spreadsheet(path: str | Path, *, content: ReportContent, publication: 
     bold = Font(bold=True)
     heading = Font(bold=True, size=14)
 
-    cover = wb.active
-    cover.title = "Cover"
+    cover = wb.create_sheet("Cover")
+    cover.column_dimensions["A"].width = 110
     lines = [
         (content.config.title, heading),
         (f"Evaluation '{content.config.name}': results of every analysis, written by evaluate.", None),
@@ -171,61 +171,74 @@ def write_spreadsheet(path: str | Path, *, content: ReportContent, publication: 
         ("Contents and notes", bold),
         ("See the Contents sheet for the tables and the Notes sheet for the numbered notes.", None),
     ]
-    for i, (text, font) in enumerate(lines, start=1):
-        cell = cover.cell(row=i, column=1, value=text)
-        if font is not None:
-            cell.font = font
-    cover.column_dimensions["A"].width = 110
+    for text, font in lines:
+        cover.append([_styled(cover, text, font=font)])
 
-    contents = wb.create_sheet("Contents")
-    contents["A1"] = "Contents"
-    contents["A1"].font = heading
-    contents["A2"] = "This worksheet contains one table."
     rows = [("Cover", "About these data and the shorthand used"), ("Notes", "Numbered notes")]
     rows += [(f"Table_{k}", title) for k, (title, *_rest) in enumerate(tables, start=1)]
-    _write_table(contents, pd.DataFrame(rows, columns=["Sheet name", "Sheet title"]), "contents_table", 3,
-                 Table, TableStyleInfo, get_column_letter, bold)
+    _write_sheet(wb.create_sheet("Contents"), "Contents", "This worksheet contains one table.",
+                 pd.DataFrame(rows, columns=["Sheet name", "Sheet title"]), "contents_table", bold, heading)
 
-    notes_ws = wb.create_sheet("Notes")
-    notes_ws["A1"] = "Notes"
-    notes_ws["A1"].font = heading
-    notes_ws["A2"] = "This worksheet contains one table. Notes are referred to in the tables as [note 1] and so on."
-    _write_table(notes_ws, pd.DataFrame({"Note number": [f"note {i}" for i in range(1, len(notes) + 1)],
-                                         "Note text": notes}), "notes_table", 3, Table, TableStyleInfo,
-                 get_column_letter, bold)
-    notes_ws.column_dimensions["B"].width = 110
-    for row in notes_ws.iter_rows(min_row=4, min_col=2, max_col=2):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    _write_sheet(wb.create_sheet("Notes"), "Notes",
+                 "This worksheet contains one table. Notes are referred to in the tables as [note 1] and so on.",
+                 pd.DataFrame({"Note number": [f"note {i}" for i in range(1, len(notes) + 1)], "Note text": notes}),
+                 "notes_table", bold, heading, widths={2: 110},
+                 wrap={2: Alignment(wrap_text=True, vertical="top")})
 
     for k, (title, description, frame, note_refs) in enumerate(tables, start=1):
-        ws = wb.create_sheet(f"Table_{k}")
-        ws["A1"] = f"Table {k}: {title}"
-        ws["A1"].font = heading
         refs = " ".join(f"[note {n}]" for n in note_refs)
-        ws["A2"] = f"This worksheet contains one table. {description}" + (f" Notes: {refs}." if refs else "")
-        _write_table(ws, frame, f"table_{k}", 3, Table, TableStyleInfo, get_column_letter, bold)
-        ws.freeze_panes = "A4"
+        _write_sheet(wb.create_sheet(f"Table_{k}"), f"Table {k}: {title}",
+                     f"This worksheet contains one table. {description}" + (f" Notes: {refs}." if refs else ""),
+                     frame, f"table_{k}", bold, heading, freeze="A4")
     wb.save(path)
     return path
 
 
-def _write_table(ws: Any, frame: pd.DataFrame, name: str, first_row: int, table_cls: Any, style_cls: Any,
-                 letter: Any, bold: Any) -> None:
-    """Write a DataFrame as one named Excel table starting at ``first_row``."""
-    for j, col in enumerate(frame.columns, start=1):
-        cell = ws.cell(row=first_row, column=j, value=str(col))
-        cell.font = bold
-    for i, row in enumerate(frame.itertuples(index=False), start=first_row + 1):
-        for j, v in enumerate(row, start=1):
-            ws.cell(row=i, column=j, value=_value(v))
-    last = f"{letter(len(frame.columns))}{first_row + max(len(frame), 1)}"
-    if len(frame) == 0:
-        for j in range(1, len(frame.columns) + 1):
-            ws.cell(row=first_row + 1, column=j, value=NOT_APPLICABLE)
-    table = table_cls(displayName=name, ref=f"A{first_row}:{last}")
-    table.tableStyleInfo = style_cls(name="TableStyleLight1", showRowStripes=False)
-    ws.add_table(table)
+def _styled(ws: Any, value: Any, *, font: Any = None, alignment: Any = None) -> Any:
+    """A cell of a write-only sheet with a font or an alignment."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=value)
+    if font is not None:
+        cell.font = font
+    if alignment is not None:
+        cell.alignment = alignment
+    return cell
+
+
+def _write_sheet(ws: Any, title: str, description: str, frame: pd.DataFrame, name: str, bold: Any, heading: Any,
+                 *, widths: dict[int, float] | None = None, wrap: dict[int, Any] | None = None,
+                 freeze: str | None = None) -> None:
+    """A sheet: its title (row 1), a description (row 2), and ``frame`` as one named Excel table from row 3.
+
+    Write-only sheets take widths and panes before any row, and rows in order.
+    """
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.table import Table, TableStyleInfo
+
     for j, col in enumerate(frame.columns, start=1):
         width = max([len(str(col))] + [len(str(v)) for v in frame.iloc[:200, j - 1]]) + 2
-        ws.column_dimensions[letter(j)].width = min(max(width, 10), 70)
+        ws.column_dimensions[get_column_letter(j)].width = (widths or {}).get(j, min(max(width, 10), 70))
+    if freeze:
+        ws.freeze_panes = freeze
+    ws.append([_styled(ws, title, font=heading)])
+    ws.append([description])
+    ws.append([_styled(ws, str(c), font=bold) for c in frame.columns])
+    wrap = wrap or {}
+    for row in frame.itertuples(index=False):
+        values = [_value(v) for v in row]
+        for j, alignment in wrap.items():
+            values[j - 1] = _styled(ws, values[j - 1], alignment=alignment)
+        ws.append(values)
+    if len(frame) == 0:
+        ws.append([NOT_APPLICABLE] * len(frame.columns))
+    last = f"{get_column_letter(len(frame.columns))}{3 + max(len(frame), 1)}"
+    table = Table(displayName=name, ref=f"A3:{last}")
+    table._initialise_columns()  # write-only: the header names are given, not read back
+    for column, header in zip(table.tableColumns, frame.columns, strict=True):
+        column.name = str(header)
+    table.tableStyleInfo = TableStyleInfo(name="TableStyleLight1", showRowStripes=False)
+    with warnings.catch_warnings():
+        # openpyxl warns in write-only mode whether or not the columns were added; they were
+        warnings.filterwarnings("ignore", message="In write-only mode you must add table columns")
+        ws.add_table(table)

@@ -65,7 +65,8 @@ def run_did(analysis: DidAnalysis, prepared: Prepared) -> list[EffectResult]:
     data["__cohort"] = data[cols["cohort"]].astype(float).fillna(np.inf)
     data["__treated"] = data[cols["post"]].astype(float)
     data["__event_time"] = data[cols["event_time"]].astype(float)
-    labels = dict(zip(data["t"].astype(float), data["period_label"].astype(str), strict=False))
+    first = ~data["t"].duplicated()  # one label per period (zipping every row is slow at scale)
+    labels = dict(zip(data.loc[first, "t"].astype(float), data.loc[first, "period_label"].astype(str), strict=True))
     population = prepared.loaded.model.data.population
     results = []
     for outcome in analysis.outcomes:

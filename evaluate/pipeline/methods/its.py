@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pandas as pd
+
 from evaluate.config.analyses import ComparisonOutcome, ItsAnalysis
 from evaluate.data.join import Panel
 from evaluate.data.periods import parse_period
@@ -123,8 +125,8 @@ def run_its(analysis: ItsAnalysis, prepared: Prepared) -> list[EffectResult]:
     population = cfg.population if cfg.population in panel.data else None
     data = frame.data
     treated_mask = data[frame.columns["treated"]].to_numpy(dtype=bool)
-    untreated = sorted(set(data.loc[~treated_mask, "area_code"]))
-    units = _units(analysis, timing, set(data["area_code"]))
+    untreated = sorted(pd.unique(data.loc[~treated_mask, "area_code"]))
+    units = _units(analysis, timing, set(pd.unique(data["area_code"])))
     batched = (
         _each_treated_batch(analysis, panel, frame, units, population, cfg.rate_per)
         if analysis.unit == "each_treated" else {}
