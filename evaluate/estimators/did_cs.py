@@ -172,7 +172,9 @@ def att_gt(
         group=np.asarray(group, dtype=float),
         time=np.asarray(tval, dtype=float),
         att=np.asarray(att, dtype=float),
-        psi=np.concatenate(blocks_psi, axis=1) if blocks_psi else np.zeros((n, 0)),
+        # stored column-major (each cell's influence function contiguous): aggregation products,
+        # column selections and the bootstrap then read it without copying
+        psi=_column_major(blocks_psi, n),
         base=np.asarray(base, dtype=float),
         is_base=np.asarray(is_base, dtype=bool),
         n=n,
@@ -328,7 +330,7 @@ def aggregate(res: AttGt, kind: str, *, min_e: float = -np.inf, max_e: float = n
     """
     ok = ~np.isnan(res.att)
     g, t, att = res.group[ok], res.time[ok], res.att[ok]
-    psi = res.psi if ok.all() else res.psi[:, ok]  # a copy only when some cells are missing
+    psi = res.psi if ok.all() else res.psi.T[ok].T  # a copy only when some cells are missing
     w, cohort = res.weights, res.cohort
     glist = np.unique(g)
     pg_by_group = {gg: float(np.mean(w * (cohort == gg))) for gg in glist}
@@ -379,6 +381,17 @@ def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
+def _column_major(blocks: list[np.ndarray], n: int) -> np.ndarray:
+    """``np.concatenate(blocks, axis=1)`` (n x cells) laid out column by column (a transposed
+    C-order array)."""
+    out = np.empty((sum(b.shape[1] for b in blocks), n))
+    at = 0
+    for b in blocks:
+        out[at:at + b.shape[1]] = b.T
+        at += b.shape[1]
+    return out.T
+
+
 def _gram_by_cohort(psi: np.ndarray, cohort: np.ndarray) -> np.ndarray:
     """``psi' psi``, one cohort of rows at a time, over only the columns those rows touch.
 
@@ -388,14 +401,15 @@ def _gram_by_cohort(psi: np.ndarray, cohort: np.ndarray) -> np.ndarray:
     """
     k = psi.shape[1]
     out = np.zeros((k, k))
+    cells = psi.T  # cells x units: contiguous when psi is column-major (AttGt.psi)
     for g in np.unique(cohort):
-        rows = psi[cohort == g]
-        cols = np.flatnonzero(np.any(rows != 0, axis=0))
+        rows = cells[:, cohort == g]
+        cols = np.flatnonzero(np.any(rows != 0, axis=1))
         if len(cols) == k:
-            out += rows.T @ rows
+            out += rows @ rows.T
         elif len(cols):
-            sub = rows[:, cols]
-            out[np.ix_(cols, cols)] += sub.T @ sub
+            sub = rows[cols]
+            out[np.ix_(cols, cols)] += sub @ sub.T
     return out
 
 
@@ -446,7 +460,7 @@ def pretest(res: AttGt) -> dict[str, Any]:
     from scipy import linalg
 
     a = res.att[pre]
-    v = _gram_by_cohort(res.psi[:, pre], res.cohort) / res.n
+    v = _gram_by_cohort(res.psi.T[pre].T, res.cohort) / res.n
     try:
         with _warnings.catch_warnings():
             _warnings.simplefilter("error", linalg.LinAlgWarning)
@@ -576,8 +590,11 @@ def callaway_santanna(
     for kind, items in blocks:
         if not items:
             continue
-        psi = np.column_stack([a.psi for a in items])
-        se = np.sqrt((psi**2).sum(axis=0)) / res.n
+        if kind == "cell":
+            psi = res.psi.T[~res.is_base].T  # column-major, like res.psi: a contiguous copy
+        else:
+            psi = np.column_stack([a.psi for a in items])
+        se = np.sqrt(np.einsum("ij,ij->j", psi, psi)) / res.n
         crit = float("nan")
         if bootstrap:
             se, crit = multiplier_bootstrap(psi, draws=bootstrap, seed=seed, level=ci_level)
