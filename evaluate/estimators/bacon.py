@@ -38,10 +38,11 @@ __all__ = ["bacon_decomposition", "COMPARISON_TYPES"]
 COMPARISON_TYPES = ("Earlier vs Later Treated", "Later vs Earlier Treated", "Treated vs Untreated")
 
 
-def _did(y: np.ndarray, treated_rows: np.ndarray, control_rows: np.ndarray, post: np.ndarray) -> float:
-    """2x2 DiD of means: rows are units, ``post`` marks the treated group's post periods."""
-    yt, yc = y[treated_rows], y[control_rows]
-    return float((yt[:, post].mean() - yt[:, ~post].mean()) - (yc[:, post].mean() - yc[:, ~post].mean()))
+def _did(mt: np.ndarray, mc: np.ndarray, post: np.ndarray) -> float:
+    """2x2 DiD of means from the two groups' per-period means (``post``: the treated group's post
+    periods). In a balanced panel every period has the same units, so the mean over units and
+    periods is the mean of the per-period means."""
+    return float((mt[post].mean() - mt[~post].mean()) - (mc[post].mean() - mc[~post].mean()))
 
 
 def bacon_decomposition(
@@ -87,13 +88,13 @@ def bacon_decomposition(
     rows = []
     treated_groups = [g for g in groups if g < n_t]
     idx = np.arange(n_t)
+    means = {g: ym[first == g].mean(axis=0) for g in groups}  # timing group x period
     if n_t in groups:
-        u = first == n_t
         for k in treated_groups:
             nk, nu = share[k], share[n_t]
             nku = nk / (nk + nu)
             w = (nk + nu) ** 2 * nku * (1 - nku) * dbar[k] * (1 - dbar[k]) / vd
-            rows.append(("Treated vs Untreated", label[k], label[n_t], _did(ym, first == k, u, idx >= k), w))
+            rows.append(("Treated vs Untreated", label[k], label[n_t], _did(means[k], means[n_t], idx >= k), w))
     for a, k in enumerate(treated_groups):
         for ell in treated_groups[a + 1:]:
             nk, nl = share[k], share[ell]
@@ -102,11 +103,11 @@ def bacon_decomposition(
             if k > 0:  # k vs l before l adopts (needs periods before k adopts)
                 cols = idx < ell
                 w = ((nk + nl) * (1 - dl)) ** 2 * nkl * (1 - nkl) * ((dk - dl) / (1 - dl)) * ((1 - dk) / (1 - dl)) / vd
-                est = _did(ym[:, cols], first == k, first == ell, idx[cols] >= k)
+                est = _did(means[k][cols], means[ell][cols], idx[cols] >= k)
                 rows.append(("Earlier vs Later Treated", label[k], label[ell], est, w))
             cols = idx >= k
             w = ((nk + nl) * dk) ** 2 * nkl * (1 - nkl) * (dl / dk) * ((dk - dl) / dk) / vd
-            est = _did(ym[:, cols], first == ell, first == k, idx[cols] >= ell)
+            est = _did(means[ell][cols], means[k][cols], idx[cols] >= ell)
             rows.append(("Later vs Earlier Treated", label[ell], label[k], est, w))
     out = pd.DataFrame(rows, columns=["type", "treated", "control", "estimate", "weight"])
     return out
