@@ -253,9 +253,10 @@ class _Counts:
         if len(ai) != len(pi):
             raise ValueError(f"{len(ai)} areas but {len(pi)} periods")
         known = (ai >= 0) & (pi >= 0) & (pi < n)
-        if not known.all():
+        complete = bool(known.all())
+        if not complete:
             ai, pi = ai[known], pi[known]
-        total = float(self._table(freq, var)[ai, pi].sum()) if known.all() else math.nan
+        total = float(self._table(freq, var)[ai, pi].sum()) if complete else math.nan
         if not len(ai):
             return self.fresh_atom(), math.nan
         if freq != self.main and var in self.main_vars and self.main in self._grid:
@@ -344,8 +345,8 @@ class _Builder:
         self._frames: dict[str, AnalysisFrame] = {}
         self._done: set[tuple[str, ...]] = set()
         self._shared: dict[tuple[Any, ...], Callable[[], PublishedChart]] = {}
-        self._groups: dict[str, dict[str, list[str]]] = {}
         self._cache: dict[tuple[str, str], Any] = {}
+        """Per-analysis work shared by several charts and tables: ``("groups", name)``, ``("pairs", name)``."""
         self._pending: list[tuple[np.ndarray, float, str | None, str]] = []
         self._keys: list[CellKey] = []
 
@@ -390,16 +391,17 @@ class _Builder:
         return frame
 
     def groups(self, analysis: AnalysisBase) -> dict[str, list[str]]:
-        if analysis.name in self._groups:
-            return self._groups[analysis.name]
+        key = ("groups", analysis.name)
+        if key in self._cache:
+            return self._cache[key]
         frame = self.frame(analysis)
         if frame is None:
             return {}
         treated = frame.data[frame.columns["treated"]].to_numpy(dtype=bool)
         areas = frame.data["area_code"].astype(str).to_numpy(dtype=object)
         out = {GROUP_TREATED: sorted(set(areas[treated])), GROUP_COMPARISON: sorted(set(areas[~treated]))}
-        self._groups[analysis.name] = {k: v for k, v in out.items() if v}
-        return self._groups[analysis.name]
+        self._cache[key] = {k: v for k, v in out.items() if v}
+        return self._cache[key]
 
     def add_chart(self, render: Callable[[], PublishedChart | None]) -> None:
         self.renders.append(render)
