@@ -22,6 +22,7 @@ Every kind returns the numbers the runner compares with the peers (see ``run.py`
 from __future__ import annotations
 
 import importlib
+import re
 import resource
 import subprocess
 import sys
@@ -79,16 +80,17 @@ def cs(data: pd.DataFrame | None, params: Mapping[str, str]) -> dict[str, Any]:
                      cohort="cohort", control="never_treated", bootstrap=0,
                      aggregations=("simple", "dynamic", "group", "calendar"))
     e = r.estimates
+    names = e["estimand"].tolist()
+    where = {name: i for i, name in enumerate(names)}
+    estimate, se = e["estimate"].to_numpy(), e["std_error"].to_numpy()
     out: dict[str, Any] = {}
-    for name in ("att", "att_dynamic", "att_group", "att_calendar"):
-        row = _row(e, name)
-        out[name] = float(row["estimate"])
-        out[f"{name}_se"] = float(row["std_error"])
-    for k in (0, 5):
-        row = _row(e, f"att_e{k}")
-        out[f"att_e{k}"] = float(row["estimate"])
-        out[f"att_e{k}_se"] = float(row["std_error"])
-    out["cells"] = int(e["estimand"].str.match(r"^att_g.+_t.+$").sum())
+    for name in ("att", "att_dynamic", "att_group", "att_calendar", "att_e0", "att_e5"):
+        if name not in where:
+            raise KeyError(f"estimand {name!r} not in the result")
+        out[name] = float(estimate[where[name]])
+        out[f"{name}_se"] = float(se[where[name]])
+    cell = re.compile(r"^att_g.+_t.+$")
+    out["cells"] = sum(1 for name in names if cell.match(name))
     return out
 
 

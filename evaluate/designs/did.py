@@ -16,7 +16,7 @@ import pandas as pd
 
 from evaluate.errors import AnalysisError
 
-__all__ = ["Grid", "WidePanel", "dense_grid", "row_groups", "time_labels", "wide_panel"]
+__all__ = ["Grid", "WidePanel", "dense_grid", "row_groups", "sorted_codes", "time_labels", "wide_panel"]
 
 
 @dataclass
@@ -140,6 +140,127 @@ def time_labels(values: pd.Series) -> dict[object, str]:
     return {v: (str(int(v)) if isinstance(v, float | np.floating) and float(v).is_integer() else str(v)) for v in uniques}
 
 
+def sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=True)`` (codes and sorted distinct values as a NumPy array),
+    without hashing in the two common layouts of a long panel (codes then as int32 when they fit).
+
+    Integer columns (a period index) are coded through a lookup table over their range. Rows
+    grouped by value in increasing order (a panel sorted by area) are coded from the positions
+    where the value changes. Anything else, and any column with missing values, goes to
+    :func:`pandas.factorize`.
+
+    Parameters
+    ----------
+    values
+        The column.
+
+    Returns
+    -------
+    codes, uniques
+        Integer codes into ``uniques``.
+    """
+    n = len(values)
+    dtype = values.dtype
+    if n and isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        v = values.to_numpy()
+        lo, hi = int(v.min()), int(v.max())
+        if hi - lo < 4 * n + 1024:
+            offset = v.astype(_index_type(hi - lo + 1))
+            offset -= lo
+            present = np.zeros(hi - lo + 1, dtype=bool)
+            present[offset] = True
+            uniques = (np.flatnonzero(present) + lo).astype(dtype)
+            if present.all():  # consecutive values: the offsets are the codes
+                return offset, uniques
+            return (np.cumsum(present) - 1)[offset], uniques
+    elif n > 1 and not isinstance(dtype, pd.CategoricalDtype) and not values.hasnans:
+        change = _changes(values)
+        if change is not None and 2 * int(change.sum()) < n:  # runs of at least two rows on average
+            starts = np.concatenate([[0], np.flatnonzero(change) + 1])
+            pa_array = getattr(values.array, "_pa_array", None)
+            firsts = _arrow_take(pa_array, starts) if pa_array is not None else np.asarray(values.to_numpy()[starts])
+            try:
+                increasing = bool(np.all(firsts[1:] > firsts[:-1]))
+            except TypeError:  # values that do not compare (mixed types)
+                increasing = False
+            if increasing:
+                lengths = np.diff(np.concatenate([starts, [n]]))
+                return np.repeat(np.arange(len(starts), dtype=_index_type(len(starts))), lengths), firsts
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes, np.asarray(uniques)
+
+
+def _index_type(size: int) -> type[np.signedinteger]:
+    """The smallest of int32 and int64 that holds ``size`` (codes of a long panel's columns)."""
+    return np.int32 if size < 2**31 - 1 else np.int64
+
+
+def _changes(values: pd.Series) -> np.ndarray | None:
+    """``values[1:] != values[:-1]`` as a boolean array (Arrow compute for Arrow-backed strings)."""
+    arr = values.array
+    pa_array = getattr(arr, "_pa_array", None)
+    if pa_array is not None:
+        import pyarrow.compute as pc
+
+        return np.asarray(pc.not_equal(pa_array[1:], pa_array[:-1]).to_numpy(zero_copy_only=False), dtype=bool)
+    v = values.to_numpy()
+    if v.dtype.kind in "OUSfmMb":
+        return np.asarray(v[1:] != v[:-1], dtype=bool)
+    return None
+
+
+def _sorted_balanced(units: pd.Series, times: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(units, periods)`` if the rows are sorted by unit and then period with exactly one row
+    per unit and period (the usual layout of a long panel), else ``None``.
+
+    Checks the unit column's runs (all the same length, values increasing) and that every run
+    has the same strictly increasing periods, without coding either column.
+    """
+    n = len(units)
+    t = times.to_numpy() if isinstance(times.dtype, np.dtype) and times.dtype.kind in "iuf" else None
+    if n < 2 or t is None or units.hasnans or isinstance(units.dtype, pd.CategoricalDtype):
+        return None
+    change = _changes(units)
+    if change is None:
+        return None
+    starts = np.concatenate([[0], np.flatnonzero(change) + 1])
+    length = n // len(starts)
+    if length * len(starts) != n or not np.all(np.diff(starts) == length):
+        return None
+    grid = t.reshape(len(starts), length)
+    first = grid[0]
+    if not (np.all(first[1:] > first[:-1]) and bool((grid == first).all())):
+        return None
+    pa_array = getattr(units.array, "_pa_array", None)
+    firsts = _arrow_take(pa_array, starts) if pa_array is not None else np.asarray(units.to_numpy()[starts])
+    try:
+        increasing = bool(np.all(firsts[1:] > firsts[:-1]))
+    except TypeError:
+        return None
+    return (firsts, first.copy()) if increasing else None
+
+
+def _arrow_take(array: object, positions: np.ndarray) -> np.ndarray:
+    """Values of an Arrow (chunked) array at sorted ``positions``, as a NumPy object array
+    (chunk by chunk: ``ChunkedArray.take`` is much slower)."""
+    chunks = getattr(array, "chunks", [array])
+    out = []
+    at = 0
+    for chunk in chunks:
+        lo, hi = np.searchsorted(positions, [at, at + len(chunk)])
+        if hi > lo:
+            out.append(np.asarray(chunk.take(positions[lo:hi] - at).to_numpy(zero_copy_only=False), dtype=object))
+        at += len(chunk)
+    return np.concatenate(out) if out else np.zeros(0, dtype=object)
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    """A column as float64 (non-numeric values become NaN)."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "fiub":
+        return column.to_numpy(dtype=float)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+
+
 def wide_panel(
     data: pd.DataFrame,
     *,
@@ -173,16 +294,27 @@ def wide_panel(
     for c in (outcome, unit, time, cohort, *covariates, *([weights] if weights else [])):
         if c not in data.columns:
             raise KeyError(f"did: column '{c}' not in the data")
-    unit_codes, units = pd.factorize(data[unit], sort=True)
-    time_codes, times = pd.factorize(data[time], sort=True)
-    units, times = np.asarray(units), np.asarray(times)
-    n_u, n_t = len(units), len(times)
-    flat = unit_codes.astype(np.int64) * n_t + time_codes
-    if np.bincount(flat, minlength=n_u * n_t).max() > 1:
-        raise AnalysisError("did: more than one row per unit and period; aggregate the data first")
-    ymat = np.full(n_u * n_t, np.nan)
-    ymat[flat] = pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=float)
-    ymat = ymat.reshape(n_u, n_t)
+    y = _floats(data[outcome])
+    layout = _sorted_balanced(data[unit], data[time])
+    flat = None
+    if layout is not None:  # rows in unit, period order, one per cell: no codes needed
+        units, times = layout
+        n_u, n_t = len(units), len(times)
+    else:
+        unit_codes, units = sorted_codes(data[unit])
+        time_codes, times = sorted_codes(data[time])
+        n_u, n_t = len(units), len(times)
+        flat = unit_codes.astype(np.int64) * n_t + time_codes  # each row's cell
+    in_order = flat is None
+    if flat is None:
+        ymat = y.reshape(n_u, n_t)  # may share memory with ``data``: read-only
+        ymat.flags.writeable = False
+    else:
+        if np.bincount(flat, minlength=n_u * n_t).max() > 1:
+            raise AnalysisError("did: more than one row per unit and period; aggregate the data first")
+        ymat = np.full(n_u * n_t, np.nan)
+        ymat[flat] = y
+        ymat = ymat.reshape(n_u, n_t)
     dropped: dict[str, int] = {}
     missing = np.isnan(ymat)
     keep = np.ones(n_u, dtype=bool)
@@ -201,16 +333,20 @@ def wide_panel(
         raise AnalysisError("did: no unit has a complete series")
     if isinstance(data[cohort].dtype, pd.PeriodDtype) or isinstance(data[time].dtype, pd.PeriodDtype):
         raise AnalysisError("did: pass time and cohort as numbers (e.g. the panel's t index)")
-    first_row = np.full(n_u, -1, dtype=np.int64)
-    first_row[unit_codes[::-1]] = np.arange(len(unit_codes))[::-1]  # first row of each unit
-    gv = pd.to_numeric(data[cohort], errors="coerce").to_numpy(dtype=float)[first_row][keep]
+    if in_order:
+        first_row = np.arange(n_u) * n_t
+    else:
+        first_row = np.full(n_u, -1, dtype=np.int64)
+        first_row[unit_codes[::-1]] = np.arange(len(unit_codes))[::-1]  # first row of each unit
+    gv = _floats(data[cohort])[first_row][keep]
     gv = np.where(np.isnan(gv) | (gv == 0), np.inf, gv)
     x = None
     if covariates:
         layers = []
+        cells = flat if flat is not None else slice(None)
         for c in covariates:
             m = np.full(n_u * n_t, np.nan)
-            m[flat] = pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
+            m[cells] = _floats(data[c])
             layers.append(m.reshape(n_u, n_t)[keep])
         x = np.stack(layers, axis=2)
         if np.isnan(x).any():

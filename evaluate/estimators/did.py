@@ -105,8 +105,9 @@ def did(
     if estimator not in ESTIMATORS:
         raise ValueError(f"did: estimator must be one of ({', '.join(ESTIMATORS)}), got {estimator!r}")
     wanted = [outcome, f"{outcome}__suppressed", unit, time, cohort, treatment, event_time, population, *covariates]
-    data = data[list(dict.fromkeys(c for c in wanted if c is not None and c in data.columns))].copy()
-    if cohort is not None:
+    data = data[list(dict.fromkeys(c for c in wanted if c is not None and c in data.columns))]
+    if cohort is not None and estimator != "callaway_santanna":  # it reads the cohort column itself
+        data = data.copy()
         g = pd.to_numeric(data[cohort], errors="coerce")
         never = g.isna() | (g == 0) | np.isinf(g)
         t = pd.to_numeric(data[time])

@@ -37,11 +37,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from evaluate.designs.did import WidePanel, wide_panel
 from evaluate.errors import AnalysisError
 from evaluate.estimators.drdid import panel_did
+from evaluate.estimators.influence import CohortFeatures, Influence
 from evaluate.results.effect import EffectResult, RowAccounting
 
 __all__ = ["callaway_santanna", "AttGt", "att_gt", "aggregate"]
@@ -61,8 +62,9 @@ class AttGt:
         Cohort (first treated period) and period of each cell.
     att
         Estimates (NaN where a cell cannot be estimated).
-    psi
-        Influence functions, n x cells (zero for the universal base period's cells).
+    influence
+        Influence functions of the cells in cohort-block form (zero for the universal base
+        period's cells); ``psi`` is the dense n x cells matrix.
     base
         Base period of each cell.
     is_base
@@ -76,7 +78,7 @@ class AttGt:
     group: np.ndarray
     time: np.ndarray
     att: np.ndarray
-    psi: np.ndarray
+    influence: Influence
     base: np.ndarray
     is_base: np.ndarray
     n: int
@@ -85,9 +87,14 @@ class AttGt:
     notes: list[str]
 
     @property
+    def psi(self) -> np.ndarray:
+        """Influence functions, n x cells (a dense matrix built on each access)."""
+        return self.influence.dense()
+
+    @property
     def se(self) -> np.ndarray:
         """Analytic standard errors, sqrt(sum psi^2) / n (NaN for base cells)."""
-        se = np.sqrt((self.psi**2).sum(axis=0)) / self.n
+        se = np.sqrt(self.influence.sumsq()) / self.n
         return np.where(self.is_base | np.isnan(self.att) | (se <= np.sqrt(np.finfo(float).eps) * 10), np.nan, se)
 
 
@@ -136,47 +143,31 @@ def att_gt(
         )
 
     first = 0 if base_period == "universal" else 1
-    blocks_psi: list[np.ndarray] = []
-    group, tval, att, base, is_base = [], [], [], [], []
+    cells: list[tuple[float, np.ndarray, np.ndarray]] = []  # (cohort, period indices, base indices)
     for g in glist:
-        treated = cohort == g
         g_base = int(np.flatnonzero(times + anticipation < g)[-1])
         js = np.arange(first, n_t)
         post = g <= times[js]
         bs = np.where(post | (base_period == "universal"), g_base, js - 1)
-        if control == "never_treated":
-            comp = np.repeat(never[:, None], len(js), axis=1)
-        else:
-            latest = times[np.maximum(js, bs)] + anticipation
-            comp = never[:, None] | ((cohort[:, None] > latest[None, :]) & ~treated[:, None])
-        if panel.x is None:
-            est, psi = _cells_no_covariates(panel.y, w, js, bs, treated, comp)
-        else:
-            est, psi = np.empty(len(js)), np.zeros((n, len(js)))
-            for c, (j, b) in enumerate(zip(js, bs, strict=True)):
-                if b != j:
-                    est[c], psi[:, c] = _cell(panel, w, int(j), int(b), treated, comp[:, c], method)
-        base_cell = bs == js
-        est[base_cell] = 0.0  # the universal base period is normalised to zero
-        psi[:, base_cell] = 0.0
-        for j, e in zip(js, est, strict=True):
-            if np.isnan(e):
-                notes.append(f"ATT(g={g}, t={times[j]}) cannot be estimated (no comparison units)")
-        blocks_psi.append(psi)
-        group += [g] * len(js)
-        tval += list(times[js])
-        base += list(times[bs])
-        att += list(est)
-        is_base += list(base_cell)
+        cells.append((g, js, bs))
+    if panel.x is None:
+        att, influence = _cells_no_covariates(panel.y, w, cohort, times, cells, control, anticipation)
+    else:
+        att, influence = _cells_with_covariates(panel, w, cells, control, anticipation, method)
+    group = np.concatenate([np.full(len(js), g, dtype=float) for g, js, _ in cells])
+    jcat = np.concatenate([js for _, js, _ in cells])
+    bcat = np.concatenate([bs for _, _, bs in cells])
+    is_base = bcat == jcat
+    att[is_base] = 0.0  # the universal base period is normalised to zero
+    for i in np.flatnonzero(np.isnan(att)):
+        notes.append(f"ATT(g={group[i]}, t={times[jcat[i]]}) cannot be estimated (no comparison units)")
     return AttGt(
-        group=np.asarray(group, dtype=float),
-        time=np.asarray(tval, dtype=float),
-        att=np.asarray(att, dtype=float),
-        # stored column-major (each cell's influence function contiguous): aggregation products,
-        # column selections and the bootstrap then read it without copying
-        psi=_column_major(blocks_psi, n),
-        base=np.asarray(base, dtype=float),
-        is_base=np.asarray(is_base, dtype=bool),
+        group=group,
+        time=np.asarray(times[jcat], dtype=float),
+        att=att,
+        influence=influence,
+        base=np.asarray(times[bcat], dtype=float),
+        is_base=is_base,
         n=n,
         weights=w,
         cohort=cohort,
@@ -184,49 +175,113 @@ def att_gt(
     )
 
 
-def _cells_no_covariates(
-    y: np.ndarray, w: np.ndarray, js: np.ndarray, bs: np.ndarray, treated: np.ndarray, comp: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every ATT(g,t) of one cohort at once, without covariates (the fast path of :func:`_cell`).
+def _comparison(kinds: np.ndarray, g: float, latest: np.ndarray, control: str) -> np.ndarray:
+    """Which cohorts (``kinds``) are comparison units of each cell (kinds x cells)."""
+    never = np.isinf(kinds)[:, None]
+    if control == "never_treated":
+        return np.repeat(never, len(latest), axis=1)
+    return never | ((kinds[:, None] > latest[None, :]) & (kinds[:, None] != g))
 
-    ``comp`` is units x cells (the comparison units of each cell). Returns the estimates and the
-    n x cells influence functions, computed exactly as :func:`_cell` computes each one.
+
+def _cells_no_covariates(
+    y: np.ndarray,
+    w: np.ndarray,
+    cohort: np.ndarray,
+    times: np.ndarray,
+    cells: list[tuple[float, np.ndarray, np.ndarray]],
+    control: str,
+    anticipation: int,
+) -> tuple[np.ndarray, Influence]:
+    """Every ATT(g,t) without covariates, from each cohort's weighted mean outcomes.
+
+    With ``ybar_k`` the weighted mean series of cohort ``k`` and ``W_k`` its total weight, the
+    treated mean change of cell ``(g, t)`` from base ``b`` is ``ybar_g[t] - ybar_g[b]`` and the
+    comparison mean change is the ``W``-weighted mean of the comparison cohorts' changes. The
+    influence function of a treated unit is ``n w_i ((y_it - ybar_gt) - (y_ib - ybar_gb)) / W_g``;
+    of a comparison unit of cohort ``k``, ``-n w_i (that change + (dbar_k - dbar_C)) / W_C``
+    (Sant'Anna & Zhao's panel estimator with the ``n / n_1`` rescaling of
+    ``did::compute.att_gt``, whose ``n_1`` cancels). These are coefficients on the features
+    ``w_i [y_i - ybar_k, 1]`` of :class:`~evaluate.estimators.influence.Influence`; the
+    plain per-cell computation is :func:`_cell`.
     """
-    n = len(w)
-    psi = np.zeros((n, len(js)))
-    ti = np.flatnonzero(treated)
-    dyt = y[np.ix_(ti, js)] - y[np.ix_(ti, bs)]
-    wt = w[ti]
-    sum_t = wt.sum()
-    mt = (wt @ dyt) / sum_t
-    fixed = bool((comp == comp[:, :1]).all())
+    n, n_t = y.shape
+    kinds, inverse = np.unique(cohort, return_inverse=True)
+    rows = [np.flatnonzero(inverse == k) for k in range(len(kinds))]
+    wsum = np.array([w[r].sum() for r in rows])
+    means = np.empty((len(kinds), n_t))
+    z = []
+    unit_weights = not np.all(w == 1.0)
+    for k, r in enumerate(rows):
+        wk = w[r]
+        zk = np.empty((len(r), n_t + 1))
+        yk = zk[:, :n_t]
+        yk[...] = y[r]
+        means[k] = (wk @ yk) / wsum[k]
+        yk -= means[k]
+        if unit_weights:
+            yk *= wk[:, None]
+        zk[:, n_t] = wk
+        z.append(zk)
+    f = n_t + 1
+    js = np.concatenate([c[1] for c in cells])
+    bs = np.concatenate([c[2] for c in cells])
+    kg = np.concatenate([np.full(len(c[1]), np.searchsorted(kinds, c[0])) for c in cells])
+    latest = times[np.maximum(js, bs)] + anticipation
+    member = np.hstack([_comparison(kinds, g, latest[kg == np.searchsorted(kinds, g)], control) for g, _, _ in cells])
+    dmean = means[:, js] - means[:, bs]  # kinds x cells
+    sum_c = wsum @ member
+    live = (sum_c > 0) & (js != bs)
     with np.errstate(invalid="ignore", divide="ignore"):
-        if fixed:  # the same comparison units in every cell (never treated): index them once
-            ci = np.flatnonzero(comp[:, 0])
-            dyc = y[np.ix_(ci, js)] - y[np.ix_(ci, bs)]
-            wc = w[ci]
-            sum_c = np.full(len(js), wc.sum())
-            mc = (wc @ dyc) / sum_c
-            n1 = np.full(len(js), len(ti) + len(ci), dtype=float)
-            psi[ci] = -wc[:, None] * (dyc - mc) * (n1 / sum_c) * (n / n1)
-        else:
-            dy = y[:, js] - y[:, bs]
-            wcm = w[:, None] * comp
-            sum_c = wcm.sum(axis=0)
-            mc = (wcm * dy).sum(axis=0) / sum_c
-            n1 = len(ti) + comp.sum(axis=0)
-            psi = -wcm * (dy - mc) * (n1 / sum_c) * (n / n1)
-        psi[ti] = wt[:, None] * (dyt - mt) * (n1 / sum_t) * (n / n1)
-    est = mt - mc
-    empty = sum_c == 0
-    est[empty] = np.nan
-    psi[:, empty] = 0.0
-    return est, psi
+        mc = (wsum[:, None] * member * dmean).sum(axis=0) / sum_c
+        scale_c = np.where(live, n / sum_c, 0.0)
+    cols = np.arange(len(js))
+    att = dmean[kg, cols] - mc
+    att[sum_c == 0] = np.nan
+    scale_t = np.where(live, n / wsum[kg], 0.0)
+    k_c, c_c = np.nonzero(member & live[None, :])  # comparison cohort and cell
+    sc = scale_c[c_c]
+    shift = np.where(member.sum(axis=0)[c_c] == 1, 0.0, dmean[k_c, c_c] - mc[c_c])
+    row_parts = [kg * f + js, kg * f + bs, k_c * f + js[c_c], k_c * f + bs[c_c], k_c * f + n_t]
+    col_parts = [cols, cols, c_c, c_c, c_c]
+    val_parts = [scale_t, -scale_t, -sc, sc, -sc * shift]
+    coef = sparse.csc_matrix((np.concatenate(val_parts), (np.concatenate(row_parts), np.concatenate(col_parts))),
+                             shape=(len(kinds) * f, len(js)))
+    coef.eliminate_zeros()
+    return att, Influence(CohortFeatures(n, kinds, rows, z), coef)
+
+
+def _cells_with_covariates(
+    panel: WidePanel,
+    w: np.ndarray,
+    cells: list[tuple[float, np.ndarray, np.ndarray]],
+    control: str,
+    anticipation: int,
+    method: str,
+) -> tuple[np.ndarray, Influence]:
+    """Every ATT(g,t) with covariate adjustment, one 2x2 regression per cell (:func:`_cell`)."""
+    cohort, times = panel.cohort, panel.times
+    never = np.isinf(cohort)
+    n_cells = sum(len(js) for _, js, _ in cells)
+    psi = np.zeros((panel.n, n_cells))
+    att = np.zeros(n_cells)
+    at = 0
+    for g, js, bs in cells:
+        treated = cohort == g
+        for j, b in zip(js, bs, strict=True):
+            if b != j:
+                if control == "never_treated":
+                    comp = never
+                else:
+                    comp = never | ((cohort > times[max(j, b)] + anticipation) & ~treated)
+                att[at], psi[:, at] = _cell(panel, w, int(j), int(b), treated, comp, method)
+            at += 1
+    return att, Influence.from_dense(psi, cohort, w)
 
 
 def _cell(
     panel: WidePanel, w: np.ndarray, j: int, b: int, treated: np.ndarray, comp: np.ndarray, method: str
 ) -> tuple[float, np.ndarray]:
+    """One ATT(g,t) and its influence function (n), computed directly on the cell's units."""
     n = panel.n
     psi = np.zeros(n)
     if not comp.any():
@@ -254,71 +309,66 @@ def _cell(
 # -- aggregation ----------------------------------------------------------------------------------
 
 
-def _share_if(groups: np.ndarray, shares: np.ndarray, w: np.ndarray, cohort: np.ndarray) -> np.ndarray:
-    """Influence of estimating cohort-share weights (``did::wif``), n x len(groups).
-
-    The aggregation weights are ``shares / shares.sum()`` with ``shares`` the sample share of
-    each element's cohort; this is the first-order effect of estimating them. (The plain
-    version of what :func:`_combine` computes per cohort.)
-    """
-    indicator = (cohort[:, None] == groups[None, :]) * w[:, None]
-    centred = indicator - shares[None, :]
-    total = shares.sum()
-    return centred / total - centred.sum(axis=1, keepdims=True) * (shares / total**2)[None, :]
-
-
 @dataclass
 class Aggregate:
-    """One aggregated parameter: estimate, influence function, and its element labels."""
+    """One aggregated parameter: estimate and element label; its influence function is column
+    ``column`` of ``source`` (shared by the elements of one aggregation)."""
 
     name: str
     element: str
     estimate: float
-    psi: np.ndarray
+    source: Influence
+    column: int
+
+    @property
+    def psi(self) -> np.ndarray:
+        """The influence function (length n)."""
+        return self.source.column(self.column)
 
 
 def _combine(
     att: np.ndarray,
-    psi: np.ndarray,
     labels: np.ndarray,
     shares: np.ndarray,
-    members: list[np.ndarray],
-    weights: list[np.ndarray],
+    element: np.ndarray,
+    weights: np.ndarray,
+    n_elements: int,
     *,
-    w: np.ndarray,
-    cohort: np.ndarray,
+    kinds: np.ndarray,
     with_wif: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted sums of several sets of effects at once, with their influence functions.
+) -> tuple[np.ndarray, sparse.csc_matrix, np.ndarray | None]:
+    """Weighted sums of disjoint sets of effects at once, as a linear map of their influence.
 
-    Element ``m`` is ``sum(weights[m] * att[members[m]])``; its influence function is
-    ``psi[:, members[m]] @ weights[m]`` plus, if ``with_wif``, the effect of estimating the
-    cohort-share weights. That term depends on a unit only through its cohort, so it is built per
-    cohort: ``(w_i S[G_i] - b) / P - (w_i N[G_i] - P) b / P^2`` with ``P`` the sum of the
-    members' shares, ``b`` the share-weighted sum of their effects, ``S[k]`` and ``N[k]`` the sum
-    and the number of members from cohort ``k``.
+    Effect ``c`` belongs to element ``element[c]`` (``-1``: to none) with weight ``weights[c]``;
+    element ``m`` is the weighted sum of its effects and its influence function the same sum of
+    theirs plus, if ``with_wif``, the effect of estimating the cohort-share weights
+    (``did::wif``). That term is ``(w_i S[G_i] - b) / P - (w_i N[G_i] - P) b / P^2`` with ``P``
+    the sum of the members' shares, ``b`` the share-weighted sum of their effects, ``S[k]`` and
+    ``N[k]`` the sum and the number of members from cohort ``k``; it simplifies to
+    ``w_i (S[G_i] / P - N[G_i] b / P^2)``, a coefficient per cohort on the unit weight.
+
+    Returns
+    -------
+    estimates, weight_matrix, per_kind
+        The ``n_elements`` sums, the ``len(att) x n_elements`` weights, and the
+        ``len(kinds) x n_elements`` coefficients of the weight-estimation term (``None``
+        without it).
     """
-    from scipy import sparse
-
-    n_cells, m = len(att), len(members)
-    rows = np.concatenate(members) if members else np.zeros(0, dtype=int)
-    cols = np.concatenate([np.full(len(mm), i) for i, mm in enumerate(members)]) if members else rows
-    vals = np.concatenate(weights) if weights else np.zeros(0)
-    weight_matrix = sparse.csc_matrix((vals, (rows, cols)), shape=(n_cells, m))
-    estimates = weight_matrix.T @ att
-    out = np.asarray((weight_matrix.T @ psi.T).T)
-    if with_wif:
-        kinds, cell_kind = np.unique(labels, return_inverse=True)
-        onehot = sparse.csc_matrix((np.ones(n_cells), (cell_kind, np.arange(n_cells))), shape=(len(kinds), n_cells))
-        member = sparse.csc_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_cells, m))
-        s_att = np.vstack([np.asarray((onehot @ sparse.diags(att) @ member).todense()), np.zeros((1, m))])
-        count = np.vstack([np.asarray((onehot @ member).todense()), np.zeros((1, m))])
-        total = np.asarray(member.T @ shares).ravel()
-        b = np.asarray(member.T @ (shares * att)).ravel()
-        unit_kind = np.searchsorted(kinds, cohort)
-        unit_kind = np.where((unit_kind < len(kinds)) & (kinds[np.minimum(unit_kind, len(kinds) - 1)] == cohort), unit_kind, len(kinds))
-        out = out + (w[:, None] * s_att[unit_kind] - b) / total - (w[:, None] * count[unit_kind] - total) * b / total**2
-    return estimates, out
+    used = np.flatnonzero(element >= 0)
+    el = element[used]
+    weight_matrix = sparse.csc_matrix((weights[used], (used, el)), shape=(len(att), n_elements))
+    estimates = np.bincount(el, weights=weights[used] * att[used], minlength=n_elements)
+    if not with_wif:
+        return estimates, weight_matrix, None
+    total = np.bincount(el, weights=shares[used], minlength=n_elements)
+    b = np.bincount(el, weights=shares[used] * att[used], minlength=n_elements)
+    kind = np.searchsorted(kinds, labels[used])
+    found = (kind < len(kinds)) & (kinds[np.minimum(kind, len(kinds) - 1)] == labels[used])
+    flat = kind[found] * n_elements + el[found]
+    size = len(kinds) * n_elements
+    s_att = np.bincount(flat, weights=att[used][found], minlength=size).reshape(len(kinds), n_elements)
+    count = np.bincount(flat, minlength=size).reshape(len(kinds), n_elements)
+    return estimates, weight_matrix, s_att / total - count * b / total**2
 
 
 def aggregate(res: AttGt, kind: str, *, min_e: float = -np.inf, max_e: float = np.inf) -> list[Aggregate]:
@@ -328,89 +378,81 @@ def aggregate(res: AttGt, kind: str, *, min_e: float = -np.inf, max_e: float = n
     each with its influence function, following ``did::aggte`` (cells that could not be
     estimated are left out, as with ``na.rm = TRUE``).
     """
-    ok = ~np.isnan(res.att)
+    ok = np.flatnonzero(~np.isnan(res.att))
     g, t, att = res.group[ok], res.time[ok], res.att[ok]
-    psi = res.psi if ok.all() else res.psi.T[ok].T  # a copy only when some cells are missing
     w, cohort = res.weights, res.cohort
+    base = res.influence
+    kinds = base.kinds
     glist = np.unique(g)
-    pg_by_group = {gg: float(np.mean(w * (cohort == gg))) for gg in glist}
-    pg = np.array([pg_by_group[gg] for gg in g])
+    pg_by_group = np.array([float(np.mean(w * (cohort == gg))) for gg in glist])
+    pg = pg_by_group[np.searchsorted(glist, g)]
     post = g <= t
-    opts = {"w": w, "cohort": cohort}
 
-    def by(members: list[np.ndarray], weights: list[np.ndarray], wif: bool) -> tuple[np.ndarray, np.ndarray]:
-        return _combine(att, psi, g, pg, members, weights, with_wif=wif, **opts)
+    def by(element: np.ndarray, n_el: int, weights: np.ndarray, wif: bool,
+           overall: tuple[np.ndarray, np.ndarray | None] | None = None) -> tuple[np.ndarray, Influence]:
+        """The elements' estimates and the influence of the elements, followed by
+        ``overall = (v, c)``: the combination ``v`` of the elements plus ``w_i c[k]`` (if given)."""
+        est, wm, per_kind = _combine(att, g, pg, element, weights, n_el, kinds=kinds, with_wif=wif)
+        lifted = sparse.csc_matrix((wm.data, ok[wm.indices], wm.indptr), shape=(len(res.att), n_el))
+        if overall is not None:
+            v, extra = overall
+            lifted = sparse.hstack([lifted, sparse.csc_matrix(lifted @ v[:, None])], format="csc")
+            cols = [per_kind if per_kind is not None else np.zeros((len(kinds), n_el)),
+                    (per_kind @ v)[:, None] if per_kind is not None else np.zeros((len(kinds), 1))]
+            per_kind = np.hstack(cols)
+            if extra is not None:
+                per_kind[:, -1] += extra
+        return est, base.then(lifted, per_kind)
 
-    def share_weights(members: list[np.ndarray]) -> list[np.ndarray]:
-        return [pg[mm] / pg[mm].sum() for mm in members]
+    def share_weights(element: np.ndarray, n_el: int) -> np.ndarray:
+        inside = element >= 0
+        totals = np.bincount(element[inside], weights=pg[inside], minlength=n_el)
+        return np.where(inside, pg / totals[np.where(inside, element, 0)], 0.0)
+
+    def mean_of(use: np.ndarray) -> np.ndarray:
+        return use / max(int(np.sum(use)), 1)
+
+    def elements(prefix: str, values: np.ndarray, est: np.ndarray, src: Influence) -> list[Aggregate]:
+        text = [_num(v) for v in values]
+        return [Aggregate(prefix + x, x, float(e), src, i) for i, (x, e) in enumerate(zip(text, est.tolist(), strict=True))]
 
     if kind == "simple":
-        members = [np.flatnonzero(post)]
-        est, p = by(members, share_weights(members), True)
-        return [Aggregate("att", "overall", float(est[0]), p[:, 0])]
+        element = np.where(post, 0, -1)
+        est, inf = by(element, 1, share_weights(element, 1), True)
+        return [Aggregate("att", "overall", float(est[0]), inf, 0)]
     if kind == "dynamic":
         e = t - g
-        eseq = np.unique(e)
-        eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
-        members = [np.flatnonzero(e == ev) for ev in eseq]
-        est, p = by(members, share_weights(members), True)
-        elems = [Aggregate(f"att_e{_num(ev)}", _num(ev), float(x), p[:, i]) for i, (ev, x) in enumerate(zip(eseq, est, strict=True))]
+        eseq, position = np.unique(e, return_inverse=True)
+        inside = (eseq >= min_e) & (eseq <= max_e)
+        renumber = np.cumsum(inside) - 1
+        element = np.where(inside[position], renumber[position], -1)
+        eseq = eseq[inside]
         pos = eseq >= 0
-        overall = Aggregate("att_dynamic", "overall", float(est[pos].mean()), p[:, pos].mean(axis=1))
-        return [*elems, overall]
+        est, src = by(element, len(eseq), share_weights(element, len(eseq)), True, (mean_of(pos), None))
+        return [*elements("att_e", eseq, est, src), Aggregate("att_dynamic", "overall", float(est[pos].mean()), src, len(eseq))]
     if kind == "group":
-        used = np.array([gg for gg in glist if ((g == gg) & post).any()])
-        members = [np.flatnonzero((g == gg) & post) for gg in used]
-        est, p = by(members, [np.full(len(mm), 1 / len(mm)) for mm in members], False)
-        elems = [Aggregate(f"att_g{_num(gg)}", _num(gg), float(x), p[:, i]) for i, (gg, x) in enumerate(zip(used, est, strict=True))]
-        sizes = np.array([pg_by_group[gg] for gg in used])
-        overall_est, overall_p = _combine(est, p, used, sizes, [np.arange(len(used))], [sizes / sizes.sum()],
-                                          with_wif=True, **opts)
-        return [*elems, Aggregate("att_group", "overall", float(overall_est[0]), overall_p[:, 0])]
+        used = np.unique(g[post])
+        element = np.where(post, np.searchsorted(used, g), -1)
+        n_cells = np.bincount(element[post], minlength=len(used))
+        cell_weights = np.where(post, 1.0 / n_cells[np.where(post, element, 0)], 0.0)
+        sizes = pg_by_group[np.searchsorted(glist, used)]
+        est, _, _ = _combine(att, g, pg, element, cell_weights, len(used), kinds=kinds, with_wif=False)
+        overall_est, _, per_kind = _combine(est, used, sizes, np.zeros(len(used), dtype=int), sizes / sizes.sum(), 1,
+                                            kinds=kinds, with_wif=True)
+        assert per_kind is not None
+        _, src = by(element, len(used), cell_weights, False, (sizes / sizes.sum(), per_kind[:, 0]))
+        return [*elements("att_g", used, est, src), Aggregate("att_group", "overall", float(overall_est[0]), src, len(used))]
     if kind == "calendar":
-        periods = [tt for tt in np.unique(t[t >= g.min()]) if ((t == tt) & post).any()]
-        members = [np.flatnonzero((t == tt) & post) for tt in periods]
-        est, p = by(members, share_weights(members), True)
-        elems = [Aggregate(f"att_t{_num(tt)}", _num(tt), float(x), p[:, i]) for i, (tt, x) in enumerate(zip(periods, est, strict=True))]
-        overall = Aggregate("att_calendar", "overall", float(est.mean()), p.mean(axis=1))
-        return [*elems, overall]
+        periods = np.unique(t[post & (t >= g.min())])
+        element = np.where(post, np.searchsorted(periods, t), -1)
+        everything = np.ones(len(periods), dtype=bool)
+        est, src = by(element, len(periods), share_weights(element, len(periods)), True, (mean_of(everything), None))
+        return [*elements("att_t", periods, est, src), Aggregate("att_calendar", "overall", float(est.mean()), src, len(periods))]
     raise ValueError(f"did: aggregation must be one of {AGGREGATIONS}, got {kind!r}")
 
 
 def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
-
-
-def _column_major(blocks: list[np.ndarray], n: int) -> np.ndarray:
-    """``np.concatenate(blocks, axis=1)`` (n x cells) laid out column by column (a transposed
-    C-order array)."""
-    out = np.empty((sum(b.shape[1] for b in blocks), n))
-    at = 0
-    for b in blocks:
-        out[at:at + b.shape[1]] = b.T
-        at += b.shape[1]
-    return out.T
-
-
-def _gram_by_cohort(psi: np.ndarray, cohort: np.ndarray) -> np.ndarray:
-    """``psi' psi``, one cohort of rows at a time, over only the columns those rows touch.
-
-    A unit's influence is zero in the cells where it is neither treated nor a comparison, so a
-    cohort's rows touch few columns (its own cells, or every cell for never-treated units); the
-    products skip the zeros. Equal to the plain product up to rounding.
-    """
-    k = psi.shape[1]
-    out = np.zeros((k, k))
-    cells = psi.T  # cells x units: contiguous when psi is column-major (AttGt.psi)
-    for g in np.unique(cohort):
-        rows = cells[:, cohort == g]
-        cols = np.flatnonzero(np.any(rows != 0, axis=1))
-        if len(cols) == k:
-            out += rows @ rows.T
-        elif len(cols):
-            sub = rows[cols]
-            out[np.ix_(cols, cols)] += sub @ sub.T
-    return out
 
 
 def event_time_pretest(dynamic: list[Aggregate], *, n: int, leads: int = 12) -> dict[str, Any]:
@@ -422,12 +464,16 @@ def event_time_pretest(dynamic: list[Aggregate], *, n: int, leads: int = 12) -> 
     ``leads`` degrees of freedom.
     """
     items = [a for a in dynamic if a.element != "overall" and -leads <= float(a.element) < 0
-             and np.isfinite(a.estimate) and np.any(a.psi != 0)]
+             and np.isfinite(a.estimate)]
+    v = np.zeros((0, 0))
+    if items:
+        v = items[0].source.select(np.array([a.column for a in items])).gram() / n**2
+        nonzero = np.diag(v) > 0  # leave out effects fixed at zero (no influence)
+        items = [a for a, keep in zip(items, nonzero, strict=True) if keep]
+        v = v[np.ix_(nonzero, nonzero)]
     if not items:
         return {"n_leads": 0, "note": "no event-time effect before adoption to test"}
     b = np.array([a.estimate for a in items])
-    psi = np.column_stack([a.psi for a in items])
-    v = psi.T @ psi / n**2
     k = len(items)
     try:
         stat = float(b @ np.linalg.solve(v, b))
@@ -449,47 +495,54 @@ def pretest(res: AttGt) -> dict[str, Any]:
     """Wald test that every pre-treatment ATT(g,t) is zero (the universal base cells excluded).
 
     Invariant to the base period: universal-base pre-period effects are an invertible linear
-    transformation of the varying-base ones.
+    transformation of the varying-base ones. The covariance is ``psi' psi / n**2``; with never-
+    treated comparison units it is block diagonal by cohort plus a low-rank term, which
+    :meth:`~evaluate.estimators.influence.Influence.wald` uses.
     """
     pre = (res.time < res.group) & ~res.is_base & ~np.isnan(res.att)
     k = int(pre.sum())
     if k == 0:
         return {"n_pre": 0, "note": "no pre-treatment ATT(g,t) to test"}
-    import warnings as _warnings
-
-    from scipy import linalg
-
     a = res.att[pre]
-    v = _gram_by_cohort(res.psi.T[pre].T, res.cohort) / res.n
-    try:
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("error", linalg.LinAlgWarning)
-            stat = float(res.n * a @ linalg.solve(v, a, assume_a="pos"))
-    except (linalg.LinAlgError, linalg.LinAlgWarning):
+    quad = res.influence.select(pre).wald(a, res.group[pre])
+    if quad is None:
         return {"n_pre": k, "note": "the covariance of the pre-treatment effects is singular; no Wald test"}
+    stat = float(res.n**2 * quad)
     return {"n_pre": k, "statistic": stat, "df": k, "p_value": float(stats.chi2.sf(stat, k))}
 
 
-def multiplier_bootstrap(psi: np.ndarray, *, draws: int, seed: int, level: float) -> tuple[np.ndarray, float]:
-    """Bootstrap SEs and the uniform-band critical value from influence functions (n x m).
-
-    Rademacher multipliers per unit; the SE of each column is the interquartile range of its
-    draws over that of the standard normal (robust, as in ``did::mboot``); the critical value is
-    the ``level`` quantile of the largest absolute t statistic across columns.
-    """
-    n = psi.shape[0]
+def _bootstrap_draws(psi: np.ndarray | Influence, *, draws: int, seed: int) -> np.ndarray:
+    """``draws x m`` multiplier-bootstrap draws of ``xi @ psi / sqrt(n)`` (Rademacher ``xi`` per unit)."""
+    n = psi.n if isinstance(psi, Influence) else psi.shape[0]
+    m = psi.n_params if isinstance(psi, Influence) else psi.shape[1]
     rng = np.random.default_rng(seed)
-    boot = np.empty((draws, psi.shape[1]))
+    boot = np.empty((draws, m))
     for start in range(0, draws, 256):  # chunks bound the memory of the multiplier matrix
         stop = min(draws, start + 256)
         xi = rng.choice(np.array([-1.0, 1.0]), size=(stop - start, n))
-        boot[start:stop] = xi @ psi / np.sqrt(n)
+        boot[start:stop] = (psi.project(xi) if isinstance(psi, Influence) else xi @ psi) / np.sqrt(n)
+    return boot
+
+
+def _bootstrap_band(boot: np.ndarray, *, n: int, level: float) -> tuple[np.ndarray, float]:
+    """Bootstrap SEs (IQR over the normal's) and the uniform-band critical value from draws."""
     q75, q25 = np.quantile(boot, [0.75, 0.25], axis=0, method="inverted_cdf")
     sigma = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
     with np.errstate(divide="ignore", invalid="ignore"):
         tmax = np.nanmax(np.abs(boot / sigma), axis=1)
     crit = float(np.quantile(tmax, level, method="inverted_cdf"))
     return sigma / np.sqrt(n), crit
+
+
+def multiplier_bootstrap(psi: np.ndarray | Influence, *, draws: int, seed: int, level: float) -> tuple[np.ndarray, float]:
+    """Bootstrap SEs and the uniform-band critical value from influence functions (n x m).
+
+    Rademacher multipliers per unit; the SE of each column is the interquartile range of its
+    draws over that of the standard normal (robust, as in ``did::mboot``); the critical value is
+    the ``level`` quantile of the largest absolute t statistic across columns.
+    """
+    n = psi.n if isinstance(psi, Influence) else psi.shape[0]
+    return _bootstrap_band(_bootstrap_draws(psi, draws=draws, seed=seed), n=n, level=level)
 
 
 def callaway_santanna(
@@ -574,54 +627,67 @@ def callaway_santanna(
     def lab(v: float) -> str:
         return labels.get(v, labels.get(int(v), _num(v)) if float(v).is_integer() else _num(v))
 
-    blocks: list[tuple[str, list[Aggregate]]] = []
-    for kind in aggregations:
-        blocks.append((kind, aggregate(res, kind)))
-    cells = [
-        Aggregate(f"att_g{lab(g)}_t{lab(t)}", f"{lab(g)}/{lab(t)}", float(a), res.psi[:, i])
-        for i, (g, t, a) in enumerate(zip(res.group, res.time, res.att, strict=True))
-        if not res.is_base[i]
-    ]
-    blocks.append(("cell", cells))
+    blocks = [(kind, items) for kind in aggregations if (items := aggregate(res, kind))]
+    text = {v: lab(v) for v in np.unique(np.concatenate([res.group, res.time]))}
+    keep = np.flatnonzero(~res.is_base)
+    sources = [items[0].source for _, items in blocks]
+    if len(keep):
+        sources.append(res.influence.select(keep))
+    every = Influence.concat(sources)  # one pass over the units for every block's errors and draws
+    se_all = np.sqrt(every.sumsq()) / res.n
+    draws = _bootstrap_draws(every, draws=bootstrap, seed=seed) if bootstrap else None
 
     level_q = stats.norm.ppf(1 - (1 - ci_level) / 2)
-    frames, band = [], {}
+    band: dict[str, float] = {}
     tiny = np.sqrt(np.finfo(float).eps) * 10
-    for kind, items in blocks:
-        if not items:
-            continue
-        if kind == "cell":
-            psi = res.psi.T[~res.is_base].T  # column-major, like res.psi: a contiguous copy
-        else:
-            psi = np.column_stack([a.psi for a in items])
-        se = np.sqrt(np.einsum("ij,ij->j", psi, psi)) / res.n
+    names: list[str] = []
+    notes: list[str] = []
+    est_parts, se_parts = [], []
+    at = 0
+    for b, src in enumerate(sources):
+        m = src.n_params
+        se = se_all[at:at + m]
+        kind = blocks[b][0] if b < len(blocks) else "cell"
         crit = float("nan")
-        if bootstrap:
-            se, crit = multiplier_bootstrap(psi, draws=bootstrap, seed=seed, level=ci_level)
+        if draws is not None:  # every block's draws use the same multipliers (one seed)
+            se, crit = _bootstrap_band(draws[:, at:at + m], n=res.n, level=ci_level)
             band[kind] = crit
-        names = []
+        at += m
+        element_note, overall_note = _note(kind, False, control, crit), _note(kind, True, control, crit)
+        if kind == "cell":
+            names += [f"att_g{text[g]}_t{text[t]}" for g, t in zip(res.group[keep].tolist(), res.time[keep].tolist(), strict=True)]
+            notes += [element_note] * m
+            est_parts.append(res.att[keep])
+            se_parts.append(se)
+            continue
+        items = blocks[b][1]
         for a in items:
-            name = a.name
-            if kind in ("dynamic", "group", "calendar") and a.element != "overall":
-                name = {"dynamic": f"att_e{a.element}", "group": f"att_g{lab(float(a.element))}",
-                        "calendar": f"att_t{lab(float(a.element))}"}[kind]
-            names.append(name)
-        est = np.array([a.estimate for a in items])
-        ok = np.isfinite(est) & np.isfinite(se) & (se > tiny)
-        se = np.where(ok, se, np.nan)
-        frames.append(pd.DataFrame({
-            "estimand": names,
-            "estimate": est,
-            "std_error": se,
-            "ci_lower": est - level_q * se,
-            "ci_upper": est + level_q * se,
-            "p_value": 2 * stats.norm.sf(np.abs(est / se)),
-            "n_obs": res.n * len(panel.times),
-            "n_areas": res.n,
-            "n_periods": len(panel.times),
-            "note": [_note(kind, a, control, crit) for a in items],
-        }))
-    estimates = pd.concat(frames, ignore_index=True)
+            if a.element == "overall" or kind == "simple":
+                names.append(a.name)
+            elif kind == "dynamic":
+                names.append(f"att_e{a.element}")
+            else:
+                names.append(("att_g" if kind == "group" else "att_t") + lab(float(a.element)))
+            notes.append(overall_note if a.element == "overall" else element_note)
+        est_parts.append(np.array([a.estimate for a in items]))
+        se_parts.append(se[[a.column for a in items]])
+    est = np.concatenate(est_parts)
+    se = np.concatenate(se_parts)
+    se = np.where(np.isfinite(est) & np.isfinite(se) & (se > tiny), se, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_value = 2 * stats.norm.sf(np.abs(est / se))
+    estimates = pd.DataFrame({
+        "estimand": names,
+        "estimate": est,
+        "std_error": se,
+        "ci_lower": est - level_q * se,
+        "ci_upper": est + level_q * se,
+        "p_value": p_value,
+        "n_obs": res.n * len(panel.times),
+        "n_areas": res.n,
+        "n_periods": len(panel.times),
+        "note": notes,
+    })
     pt = pretest(res)
     if pt.get("p_value", 1) < 0.05:
         warnings.append(
@@ -650,7 +716,7 @@ def callaway_santanna(
         "anticipation": anticipation,
         "method": method if covariates else "none (no covariates: reg, ipw and dr coincide)",
         "covariates": list(covariates),
-        "cohorts": {lab(g): int((panel.cohort == g).sum()) for g in np.unique(res.group)},
+        "cohorts": {text[g]: int((panel.cohort == g).sum()) for g in np.unique(res.group)},
         "never_treated": int(np.isinf(panel.cohort).sum()),
         "pretest": pt,
         "pretest_event_time": pt_event,
@@ -687,7 +753,7 @@ def callaway_santanna(
     )
 
 
-def _note(kind: str, a: Aggregate, control: str, crit: float) -> str:
+def _note(kind: str, overall: bool, control: str, crit: float) -> str:
     base = {
         "simple": "average of post-treatment ATT(g,t), weighted by cohort size",
         "dynamic": "average effect at this event time across cohorts (weighted by cohort size)",
@@ -695,7 +761,7 @@ def _note(kind: str, a: Aggregate, control: str, crit: float) -> str:
         "calendar": "average effect in this period across treated cohorts",
         "cell": "ATT(g,t): cohort g in period t",
     }[kind]
-    if a.element == "overall":
+    if overall:
         base = {"dynamic": "average of the event-time effects from e = 0", "group": "average of cohort effects, weighted by cohort size",
                 "calendar": "average of the period effects", "simple": base}.get(kind, base)
     band = f"; uniform band critical value {crit:.3f}" if np.isfinite(crit) else ""
