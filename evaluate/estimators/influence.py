@@ -154,8 +154,9 @@ class CohortFeatures:
         """``psi' psi`` (P x P) for ``psi = Z a``."""
         p = a.shape[1]
         if p <= HEAVY:  # a few parameters: dense coefficients, batched over the blocks
-            x = sparse.csc_matrix(a).toarray().reshape(len(self.z), self.width, p)
-            return np.einsum("kfp,kfq->pq", x, np.matmul(self.gram, x))
+            x = sparse.csc_matrix(a).toarray()
+            gx = np.matmul(self.gram, x.reshape(len(self.z), self.width, p)).reshape(x.shape)
+            return x.T @ gx
         out = np.zeros((p, p))
         for k, rows, cols, xt in self._blocks_of(a):
             out[np.ix_(cols, cols)] += np.asarray(xt @ (xt @ self.gram[k][np.ix_(rows, rows)]).T)
@@ -169,11 +170,16 @@ class CohortFeatures:
         return out.T
 
     def project(self, xi: np.ndarray, a: sparse.csc_matrix) -> np.ndarray:
-        """``xi Z a`` for ``xi`` (d x n)."""
-        out = np.zeros((xi.shape[0], a.shape[1]))
-        for k, part in self._split(a):
-            out += np.asarray((part.T @ (xi[:, self.rows[k]] @ self.z[k]).T).T)
-        return out
+        """``xi Z a`` for ``xi`` (d x n): ``xi Z`` block by block, then one sparse product."""
+        f = self.width
+        order = np.concatenate(self.rows)
+        xi_sorted = xi[:, order]  # the units of each block contiguous
+        xz = np.empty((xi.shape[0], self.n_features))
+        at = 0
+        for k, rows in enumerate(self.rows):
+            xz[:, k * f:(k + 1) * f] = xi_sorted[:, at:at + len(rows)] @ self.z[k]
+            at += len(rows)
+        return np.asarray(sparse.csr_matrix(a.T) @ xz.T).T
 
     def wald(self, a: sparse.csc_matrix, b: np.ndarray, groups: np.ndarray) -> float | None:
         """``b' (psi' psi)^-1 b`` by the Woodbury identity, or ``None`` when it does not apply.
