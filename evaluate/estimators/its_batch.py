@@ -15,13 +15,16 @@ How each part equals the per-area fit
   deviance, divided by the current Pearson scale for quasi-Poisson, of at most 1e-8; at most 100
   iterations) checked per area, and ``(X'WX)^-1`` at the weights of each area's last iteration,
   times the final Pearson chi2 / (n - k) for quasi-Poisson. Each iteration solves the stacked
-  k x k weighted normal equations of all areas with ``np.linalg.solve``, written in the
-  orthonormal (QR) basis of the design, where their condition number is at most
-  max(w) / min(w); the raw ``time`` and ``since`` columns would square the design's condition
-  number. Areas whose weights span more than 1e4 (a segment of zero counts, whose estimates run
-  off to infinity) are solved by a QR factorisation of ``sqrt(W) X`` instead, as statsmodels
-  does. Coefficients and standard errors agree with statsmodels to ~1e-10 (~1e-8 for those
-  degenerate areas, where statsmodels' own ``lstsq``, ``pinv`` and ``qr`` solvers differ by as much).
+  k x k weighted normal equations of all areas by Cholesky factorisations vectorised over the
+  areas, written in the orthonormal (QR) basis of the design, where their condition number is at
+  most max(w) / min(w); the raw ``time`` and ``since`` columns would square the design's
+  condition number. While an area's weights are its means (none clipped at eps), the step is
+  taken in its Newton form ``beta + (X'WX)^-1 X'(y - mu)``, the same iterate without forming the
+  working response. Areas whose weights span more than 1e4 (a segment of zero counts, whose
+  estimates run off to infinity) are solved by a QR factorisation of ``sqrt(W) X`` instead, as
+  statsmodels does. Coefficients and standard errors agree with statsmodels to ~1e-10 (~1e-8 for
+  those degenerate areas, where statsmodels' own ``lstsq``, ``pinv`` and ``qr`` solvers differ by
+  as much).
 * **OLS**: one least-squares solve per design; ``nonrobust`` and ``newey_west`` as statsmodels
   computes them, and the default prewhitened HAC of :mod:`evaluate.estimators.hac` term by term:
   leverages and bread from the QR factor; the design-adjusted AR(1) coefficient from the same
@@ -62,6 +65,7 @@ placebo dates up to 60 more fits per area: the same work as ``its``, without its
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import warnings
 from collections import defaultdict
@@ -71,7 +75,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from evaluate.data.periods import frequency_of
 from evaluate.designs.its import Interruption, its_design, term_names
@@ -245,14 +249,68 @@ def _qg(q: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.matmul(q, g[:, :, None])[:, :, 0]
 
 
+def _pair_products(q: np.ndarray) -> np.ndarray:
+    """Products of the column pairs ``i <= j`` of a shared basis ``q`` (1, T, k): (T, k (k + 1) / 2)."""
+    iu, ju = np.triu_indices(q.shape[2])
+    return q[0][:, iu] * q[0][:, ju]
+
+
 def _gram(q: np.ndarray, w: np.ndarray, qq: np.ndarray | None = None) -> np.ndarray:
-    """``Q' diag(w) Q`` per area: (A, T) -> (A, k, k)."""
+    """``Q' diag(w) Q`` per area, stacked last: (A, T) -> (k, k, A).
+
+    For a shared basis, one product of the weights with the column-pair products ``qq``
+    (:func:`_pair_products`): the upper triangle, mirrored.
+    """
     k = q.shape[2]
-    if q.shape[0] == 1:
-        if qq is None:
-            qq = (q[0][:, :, None] * q[0][:, None, :]).reshape(q.shape[1], k * k)
-        return (w @ qq).reshape(len(w), k, k)
-    return np.matmul(q.transpose(0, 2, 1) * w[:, None, :], q)
+    if q.shape[0] > 1:
+        return np.matmul(q.transpose(0, 2, 1) * w[:, None, :], q).transpose(1, 2, 0)
+    iu, ju = np.triu_indices(k)
+    upper = (_pair_products(q) if qq is None else qq).T @ w.T
+    g = np.empty((k, k, len(w)))
+    g[iu, ju] = upper
+    g[ju, iu] = upper
+    return g
+
+
+def _cholesky(g: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of symmetric positive definite matrices stacked last: (k, k, A).
+
+    Vectorised over the stack, one operation per column on all areas: numpy's ``cholesky``,
+    ``solve`` and ``inv`` make a LAPACK call per k x k matrix, several times slower for thousands
+    of areas. A matrix that is not positive definite gets NaN entries instead of an error.
+    """
+    k = g.shape[0]
+    low = np.zeros_like(g)
+    for j in range(k):
+        row = low[j, :j]
+        low[j, j] = np.sqrt(g[j, j] - np.einsum("pa,pa->a", row, row))
+        if j + 1 < k:
+            low[j + 1 :, j] = (g[j + 1 :, j] - np.einsum("ipa,pa->ia", low[j + 1 :, :j], row)) / low[j, j]
+    return low
+
+
+def _cho_solve(low: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``L L' x = b`` per area: ``low`` (k, k, A) from :func:`_cholesky`, ``b`` (A, k) -> (A, k)."""
+    k = low.shape[0]
+    rhs = b.T
+    fwd = np.empty((k, len(b)))
+    for j in range(k):
+        fwd[j] = (rhs[j] - np.einsum("pa,pa->a", low[j, :j], fwd[:j])) / low[j, j]
+    x = np.empty_like(fwd)
+    for j in range(k - 1, -1, -1):
+        x[j] = (fwd[j] - np.einsum("pa,pa->a", low[j + 1 :, j], x[j + 1 :])) / low[j, j]
+    return x.T
+
+
+def _cho_inverse(low: np.ndarray) -> np.ndarray:
+    """``(L L')^-1`` per area from :func:`_cholesky`: (k, k, A) -> (A, k, k)."""
+    k = low.shape[0]
+    linv = np.zeros_like(low)  # L^-1, row by row: (e_j - L[j, :j] L^-1[:j]) / L[j, j]
+    for j in range(k):
+        r = -np.einsum("pa,pia->ia", low[j, :j], linv[:j])
+        r[j] += 1.0
+        linv[j] = r / low[j, j]
+    return np.einsum("pia,pja->aij", linv, linv, optimize=True)
 
 
 def _rg(rinv: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -262,7 +320,7 @@ def _rg(rinv: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.matmul(rinv, g[:, :, None])[:, :, 0]
 
 
-def _sub(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+def _sub(a: np.ndarray, idx: np.ndarray | slice) -> np.ndarray:
     """Rows ``idx`` of a per-area stack, or the shared (1, ...) array itself."""
     return a if a.shape[0] == 1 else a[idx]
 
@@ -284,7 +342,7 @@ class _Fit:
     params: np.ndarray  # (A, k)
     cov: np.ndarray  # (A, k, k)
     df: np.ndarray | None  # (A,) residual df for t intervals (OLS), None for normal
-    pearson: np.ndarray  # (A, T) OLS residuals or Pearson residuals, zero on padding
+    pearson: np.ndarray | None  # (A, T) OLS residuals or Pearson residuals, zero on padding (None: not asked for)
     failed: np.ndarray  # (A,) bool: statsmodels would raise (or not converge to finite values)
     se_type: list[str]
     extra: list[dict[str, Any]]
@@ -292,55 +350,125 @@ class _Fit:
     dispersion: np.ndarray | None = None
 
 
-def _poisson_deviance(y: np.ndarray, mu: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def _poisson_deviance(y: np.ndarray, mu: np.ndarray, resid: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """statsmodels' Poisson deviance per area (``resid``: the response residuals ``y - mu``)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ratio = np.maximum(y / mu, _EPS)  # statsmodels' _clean: clip to (eps, inf)
-        dev = 2 * (y * np.log(ratio) - (y - mu))
-    return (dev if valid.all() else np.where(valid, dev, 0.0)).sum(axis=1)
+        dev = y / mu
+        np.maximum(dev, _EPS, out=dev)  # statsmodels' _clean: clip to (eps, inf)
+        np.log(dev, out=dev)
+        dev *= y
+        dev -= resid
+    return 2 * (dev if valid.all() else np.where(valid, dev, 0.0)).sum(axis=1)
 
 
-def _pearson_chi2(y: np.ndarray, mu: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def _pearson_chi2(resid: np.ndarray, mu: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Pearson chi2 per area from the response residuals ``y - mu``."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        r = (y - mu) ** 2 / mu  # variance |mu|: the means are never negative
+        r = resid**2 / mu  # variance |mu|: the means are never negative
     return (r if valid.all() else np.where(valid, r, 0.0)).sum(axis=1)
 
 
+def _spread(w: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest weight of each area over its rows ``v`` (NaN if any is NaN)."""
+    if v.all():
+        return w.min(axis=1), w.max(axis=1)
+    return np.where(v, w, np.inf).min(axis=1), np.where(v, w, 0.0).max(axis=1)
+
+
+_ROWS = 256  # areas per chunk of the IRLS's elementwise work: their (256, T) arrays stay in cache
+
+
+def _poisson_state(
+    y: np.ndarray, off: np.ndarray, valid: np.ndarray, *, x2: bool, mu: np.ndarray | None = None,
+    x: np.ndarray | None = None, beta: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """The Poisson fit of every area at ``beta`` (or at the means ``mu``), in chunks of areas.
+
+    ``eta = X beta + offset`` (``log(max(mu, eps))`` given ``mu``), ``mu = exp(eta)``, ``resid = y -
+    mu``, the deviance ``dev``, the Pearson ``chi2`` if ``x2``, and the smallest and largest mean
+    ``lo`` and ``hi`` of each area.
+    """
+    a, t = y.shape
+    out = {name: np.empty((a, t)) for name in ("eta", "resid")}
+    out["mu"] = np.empty((a, t)) if mu is None else mu
+    out |= {name: np.empty(a) for name in ("dev", "lo", "hi", *(("chi2",) if x2 else ()))}
+    for start in range(0, a, _ROWS):
+        sl = slice(start, start + _ROWS)
+        e, m, r, yc, v = out["eta"][sl], out["mu"][sl], out["resid"][sl], y[sl], valid[sl]
+        if mu is not None:
+            np.log(np.clip(m, _EPS, np.inf), out=e)
+        else:
+            assert x is not None and beta is not None
+            e[...] = _qg(_sub(x, sl), beta[sl])
+            e += off[sl]
+            np.exp(e, out=m)
+        np.subtract(yc, m, out=r)
+        out["dev"][sl] = _poisson_deviance(yc, m, r, v)
+        if x2:
+            out["chi2"][sl] = _pearson_chi2(r, m, v)
+        out["lo"][sl], out["hi"][sl] = _spread(m, v)
+    return out
+
+
+def _sandwich(rinv: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """``(X'WX)^-1 = R^-1 (Q'WQ)^-1 R^-T`` per area, from the Cholesky factor of ``Q'WQ``."""
+    return np.matmul(np.matmul(rinv, _cho_inverse(low)), rinv.transpose(0, 2, 1))
+
+
 def _wls_step(
-    qi: np.ndarray, xi: np.ndarray, rinv: np.ndarray, w: np.ndarray, z: np.ndarray, v: np.ndarray,
-    qq: np.ndarray | None, *, cov: bool = False,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """One weighted least-squares step: coefficients (and ``(X'WX)^-1`` if ``cov``) per area.
+    qi: np.ndarray, xi: np.ndarray, rinv: np.ndarray, w: np.ndarray, z: np.ndarray | None, v: np.ndarray,
+    qq: np.ndarray | None,
+) -> np.ndarray:
+    """One weighted least-squares step: the coefficients per area, or ``(X'WX)^-1`` if ``z`` is None.
 
     The normal equations are formed in the orthonormal basis ``qi`` of the design, where their
-    condition number is at most max(w) / min(w). Areas whose weights span more than 1e4 (a count
-    series that is zero for a whole segment, whose estimates run off to infinity) are solved by
-    a QR factorisation of ``sqrt(W) X`` in the design's own basis instead, as statsmodels does:
-    there the interruption columns keep their exact zeros, which the tiny weights make matter.
+    condition number is at most max(w) / min(w), and solved by Cholesky. Areas whose weights
+    span more than 1e4 (a count series that is zero for a whole segment, whose estimates run off
+    to infinity) are solved by a QR factorisation of ``sqrt(W) X`` in the design's own basis
+    instead, as statsmodels does: there the interruption columns keep their exact zeros, which
+    the tiny weights make matter.
     """
     k = qi.shape[2]
-    beta = np.empty((len(w), k))
-    inv = np.empty((len(w), k, k)) if cov else None
-    wmin = (w if v.all() else np.where(v, w, np.inf)).min(axis=1)
-    ill = ~(w.max(axis=1) <= 1e4 * wmin)
+    out = np.empty((len(w), k) if z is not None else (len(w), k, k))
+    lo, hi = _spread(w, v)
+    ill = ~(hi <= 1e4 * lo)
     good = np.flatnonzero(~ill)
     if good.size:
-        qg = _sub(qi, good)
-        gram = _gram(qg, w if good.size == len(w) else w[good], qq)
-        wz = w * z if good.size == len(w) else w[good] * z[good]
-        g = np.linalg.solve(gram, _qt(qg, wz)[:, :, None])[:, :, 0]
-        rg = _sub(rinv, good)
-        beta[good] = _rg(rg, g)
-        if inv is not None:
-            inv[good] = np.matmul(np.matmul(rg, np.linalg.inv(gram)), rg.transpose(0, 2, 1))
+        every = good.size == len(w)
+        qg, rg = (qi, rinv) if every else (_sub(qi, good), _sub(rinv, good))
+        low = _cholesky(_gram(qg, w if every else w[good], qq))
+        if z is None:
+            out[good] = _sandwich(rg, low)
+        else:
+            out[good] = _rg(rg, _cho_solve(low, _qt(qg, w * z if every else w[good] * z[good])))
     bad = np.flatnonzero(ill)
     if bad.size:
         sw = np.sqrt(w[bad])
         q2, r2 = np.linalg.qr(np.broadcast_to(_sub(xi, bad), (bad.size, *xi.shape[1:])) * sw[:, :, None])
         r2inv = np.linalg.inv(r2)
-        beta[bad] = np.matmul(r2inv, np.matmul(q2.transpose(0, 2, 1), (sw * z[bad])[:, :, None]))[:, :, 0]
-        if inv is not None:
-            inv[bad] = np.matmul(r2inv, r2inv.transpose(0, 2, 1))
-    return beta, inv
+        if z is None:
+            out[bad] = np.matmul(r2inv, r2inv.transpose(0, 2, 1))
+        else:
+            out[bad] = np.matmul(r2inv, np.matmul(q2.transpose(0, 2, 1), (sw * z[bad])[:, :, None]))[:, :, 0]
+    return out
+
+
+def _working_step(
+    *, qs: np.ndarray, xs: np.ndarray, rinv: np.ndarray, y: np.ndarray, mu: np.ndarray, eta: np.ndarray,
+    off: np.ndarray, v: np.ndarray, qq: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """statsmodels' IRLS step on its working response: coefficients, weights and failed areas."""
+    dm = 1.0 / np.maximum(mu, _EPS)  # link derivative 1/mu on statsmodels' clipped mu
+    w = 1.0 / (dm * dm * mu)  # 1 / (g'(mu)^2 V(mu)), V(mu) = |mu| = mu
+    z = eta + dm * (y - mu) - off
+    if not v.all():
+        w = np.where(v, w, 0.0)
+        z = np.where(v, z, 0.0)
+    bad = ~np.isfinite((w + z).sum(axis=1))  # statsmodels refuses non-finite WLS data
+    if bad.any():
+        w = np.where(bad[:, None], 1.0, w)
+        z = np.where(bad[:, None], 0.0, z)
+    return _wls_step(qs, xs, rinv, w, z, v, qq), w, bad
 
 
 def _irls(
@@ -349,63 +477,101 @@ def _irls(
 ) -> dict[str, np.ndarray]:
     """statsmodels' GLM IRLS (Poisson, log link) for every area at once.
 
-    Returns the coefficients, ``(X'WX)^-1`` at the weights of the last iteration (statsmodels'
-    ``normalized_cov_params``), the scale of the final fit, and which areas failed.
+    Returns the coefficients, ``(X'WX)^-1`` at the weights of each area's last iteration
+    (statsmodels' ``normalized_cov_params``), the scale of the final fit, and which areas failed.
+
+    statsmodels' step is weighted least squares of the working response ``z = eta - offset +
+    g'(mu) (y - mu)`` with weights ``w = 1 / (g'(mu)^2 V(mu))``, ``g'(mu) = 1 / max(mu, eps)``. While
+    every mean of an area is at least eps, ``w = mu`` and ``X'Wz = X'(mu (eta - offset) + y - mu)``;
+    from the second iteration on ``eta - offset = X beta``, so the step is the Newton step ``beta +
+    (X'WX)^-1 X'(y - mu)``: the same iterates, to rounding, without forming ``w`` and ``z``. Areas
+    with clipped, non-finite or widely spread weights take statsmodels' working-response step.
+    The arrays of the areas still iterating are compacted when some converge or fail.
     """
     a, t = y.shape
     k = q.shape[2]
-    df = n - k
-    qq = (q[0][:, :, None] * q[0][:, None, :]).reshape(t, k * k) if q.shape[0] == 1 else None
-    full = bool(valid.all())
+    qq = _pair_products(q) if q.shape[0] == 1 else None
     ybar = np.where(valid, y, 0.0).sum(axis=1) / n
-    mu = (y + ybar[:, None]) / 2.0 if full else np.where(valid, (y + ybar[:, None]) / 2.0, 1.0)
-    eta = np.log(np.clip(mu, _EPS, np.inf))
-    scale = _pearson_chi2(y, mu, valid) / df if x2 else np.ones(a)
-    dev = _poisson_deviance(y, mu, valid) / scale
-    failed = np.isnan(dev)
+    mu = (y + ybar[:, None]) / 2.0 if valid.all() else np.where(valid, (y + ybar[:, None]) / 2.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        st = _poisson_state(y, off, valid, x2=x2, mu=mu)
+    scale = st["chi2"] / (n - k) if x2 else np.ones(a)
+    st["dev"] = st["dev"] / scale
+    failed = np.isnan(st["dev"])
     beta = np.zeros((a, k))
     w_last = np.ones((a, t))
+    low_last = np.empty((k, k, a))  # Cholesky factor of Q'WQ at w_last, for areas whose last step had one
+    has_low = np.zeros(a, dtype=bool)
     converged = np.zeros(a, dtype=bool)
     iterations = np.zeros(a, dtype=int)
-    idx = np.flatnonzero(~failed)
+    # the areas still iterating, and their rows of everything
+    act = np.flatnonzero(~failed)
+    st |= {"scale": scale, "df": n - k, "y": y, "off": off, "valid": valid, "q": q, "x": x, "rinv": rinv, "beta": beta}
+    if act.size < a:
+        st = {name: _sub(v, act) for name, v in st.items()}
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for it in range(_MAXITER):
-            if idx.size == 0:
+            if act.size == 0:
                 break
-            every = idx.size == a  # views instead of copies while no area has converged
-            m, yi = (mu, y) if every else (mu[idx], y[idx])
-            ei, oi, v = (eta, off, valid) if every else (eta[idx], off[idx], valid[idx])
-            dm = 1.0 / np.maximum(m, _EPS)  # link derivative 1/mu on statsmodels' clipped mu
-            w = 1.0 / (dm * dm * m)  # 1 / (g'(mu)^2 V(mu)), V(mu) = |mu| = mu
-            z = ei + dm * (yi - m) - oi
-            if not full:
-                w = np.where(v, w, 0.0)
-                z = np.where(v, z, 0.0)
-            bad = ~np.isfinite((w + z).sum(axis=1))  # statsmodels refuses non-finite WLS data
-            if bad.any():
-                w = np.where(bad[:, None], 1.0, w)
-                z = np.where(bad[:, None], 0.0, z)
-            xi = x if every or x.shape[0] == 1 else x[idx]
-            bi, _ = _wls_step(q if every else _sub(q, idx), xi, rinv if every else _sub(rinv, idx), w, z, v, qq)
-            eta_i = _qg(xi, bi) + oi
-            mu_i = np.exp(eta_i)
-            dev_i = _poisson_deviance(yi, mu_i, v) / (scale if every else scale[idx])
-            bad |= ~np.isfinite(bi).all(axis=1)
-            if every:
-                eta, mu, beta, w_last = eta_i, mu_i, bi, w
-            else:
-                eta[idx], mu[idx], beta[idx], w_last[idx] = eta_i, mu_i, bi, w
-            iterations[idx] = it + 1
+            m, lo, hi, qa, ra = st["mu"], st["lo"], st["hi"], st["q"], st["rinv"]
+            newton = (lo >= _EPS) & (hi <= 1e4 * lo)  # w = mu, and no area for the QR step
+            ba = np.empty((act.size, k))
+            bad = np.zeros(act.size, dtype=bool)
+            w = m
+            low = np.empty((k, k, act.size))
+            sel = np.flatnonzero(newton)
+            if sel.size:
+                s = slice(None) if sel.size == act.size else sel
+                qs = _sub(qa, s)
+                low[:, :, s] = _cholesky(_gram(qs, m[s], qq))
+                if it == 0:  # the start mu is not exp(X beta + offset): X'Wz itself
+                    u = m[s] * (st["eta"][s] - st["off"][s]) + st["resid"][s]
+                    ba[s] = _rg(_sub(ra, s), _cho_solve(low[:, :, s], _qt(qs, u)))
+                else:
+                    ba[s] = st["beta"][s] + _rg(_sub(ra, s), _cho_solve(low[:, :, s], _qt(qs, st["resid"][s])))
+            other = np.flatnonzero(~newton)
+            if other.size:
+                s = slice(None) if other.size == act.size else other
+                ba[s], wo, bad[s] = _working_step(qs=_sub(qa, s), xs=_sub(st["x"], s), rinv=_sub(ra, s),
+                                                  y=st["y"][s], mu=m[s], eta=st["eta"][s], off=st["off"][s],
+                                                  v=st["valid"][s], qq=qq)
+                w = wo if other.size == act.size else np.where(newton[:, None], m, 0.0)
+                if other.size < act.size:
+                    w[s] = wo
+            new = _poisson_state(st["y"], st["off"], st["valid"], x2=x2, x=st["x"], beta=ba)
+            dev = new["dev"] / st["scale"]
+            bad |= ~np.isfinite(ba).all(axis=1)
+            conv = np.abs(dev - st["dev"]) <= _TOL
+            st |= new
+            st["dev"], st["beta"] = dev, ba
             if x2:
-                scale[idx] = _pearson_chi2(yi, mu_i, v) / df[idx]
-            conv = np.abs(dev_i - dev[idx]) <= _TOL
-            dev[idx] = dev_i
-            converged[idx[conv]] = True
-            failed[idx[bad]] = True
-            idx = idx[~conv & ~bad]
+                st["scale"] = new["chi2"] / st["df"]
+            iterations[act] = it + 1
+            converged[act[conv]] = True
+            failed[act[bad]] = True
+            done = conv | bad
+            if it == _MAXITER - 1:
+                done[:] = True
+            if done.any():  # keep the finished areas' coefficients, scale and last weights
+                fin = act[done]
+                beta[fin], scale[fin], has_low[fin] = ba[done], st["scale"][done], newton[done]
+                if fin.size == a:
+                    w_last, low_last = w, low
+                else:
+                    w_last[fin] = w[done]
+                    low_last[:, :, fin] = low[:, :, done]
+                keep = np.flatnonzero(~done)
+                act = act[keep]
+                st = {name: _sub(v, keep) for name, v in st.items()}
     # statsmodels' normalized_cov_params: (X'WX)^-1 at the weights of each area's last iteration
-    _, cov = _wls_step(q, x, rinv, w_last, np.zeros_like(w_last), valid, qq, cov=True)
-    assert cov is not None
+    if has_low.all():
+        cov = _sandwich(rinv, low_last)
+    else:
+        cov = np.empty((a, k, k))
+        cached, rest = np.flatnonzero(has_low), np.flatnonzero(~has_low)
+        if cached.size:
+            cov[cached] = _sandwich(_sub(rinv, cached), low_last[:, :, cached])
+        cov[rest] = _wls_step(_sub(q, rest), _sub(x, rest), _sub(rinv, rest), w_last[rest], None, valid[rest], qq)
     return {"beta": beta, "cov": cov, "scale": scale, "failed": failed | ~np.isfinite(scale),
             "converged": converged, "iterations": iterations}
 
@@ -548,8 +714,13 @@ def _fit(
     model: str,
     se: str,
     lags: int | None,
+    detail: bool = True,
 ) -> _Fit:
-    """Fit every area of a block: ``x`` (B, T, k) compressed designs, zero rows as padding."""
+    """Fit every area of a block: ``x`` (B, T, k) compressed designs, zero rows as padding.
+
+    Without ``detail`` a count model leaves out the Pearson residuals and the dispersion (only
+    the diagnostics read them): ``pearson`` is None and ``extra`` empty.
+    """
     a = y.shape[0]
     k = x.shape[2]
     q, rinv = _qr(x, valid)
@@ -582,11 +753,14 @@ def _fit(
 
     fit = _irls(x, q, rinv, y, off, valid, n, x2=(se == "pearson"))
     beta = fit["beta"]
+    failed = fit["failed"] | ~np.isfinite(beta).all(axis=1)
+    if not detail and se != "hac":  # the estimates need neither the residuals nor the dispersion
+        cov = fit["cov"] * fit["scale"][:, None, None]
+        return _Fit(beta, cov, None, None, failed, _glm_se_types(se, a), [{} for _ in range(a)], q)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         mu = np.where(valid, np.exp(_qg(x, beta) + off), 1.0)
         pearson = np.where(valid, (y - mu) / np.sqrt(np.abs(mu)), 0.0)
     dispersion = (pearson**2).sum(axis=1) / df
-    failed = fit["failed"] | ~np.isfinite(beta).all(axis=1)
     extra = [{"dispersion": float(d)} for d in dispersion]
     if se == "hac":
         sw = np.sqrt(mu) * valid
@@ -599,11 +773,15 @@ def _fit(
             e["rho"] = float(r)
     else:
         cov = fit["cov"] * fit["scale"][:, None, None]
-        if se == "pearson":
-            types = ["quasi-Poisson: model-based SEs scaled by the Pearson dispersion (chi2/df)"] * a
-        else:
-            types = ["Poisson model-based (assumes variance = mean)"] * a
+        types = _glm_se_types(se, a)
     return _Fit(beta, cov, None, pearson, failed, types, extra, q, dispersion)
+
+
+def _glm_se_types(se: str, a: int) -> list[str]:
+    """The ``se_type`` of ``a`` areas' model-based (``se="model"``) or Pearson-scaled Poisson fits."""
+    if se == "pearson":
+        return ["quasi-Poisson: model-based SEs scaled by the Pearson dispersion (chi2/df)"] * a
+    return ["Poisson model-based (assumes variance = mean)"] * a
 
 
 # --------------------------------------------------------------------------------------------
@@ -699,8 +877,36 @@ class _Area:
 
 
 @dataclass
+class _Areas:
+    """The areas of a run as columns: row ``r`` is the area at stack position ``pos[r]``."""
+
+    pos: np.ndarray  # (A,) stack positions
+    origin: np.ndarray  # (A,) grid ordinal of the first row
+    times: np.ndarray  # (A, n_k) interruption times, in time order
+    labels: np.ndarray  # (A, n_k) their labels (str objects)
+    keep: np.ndarray  # (A, T) grid rows used
+    dropped: list[tuple[str, np.ndarray]]  # (reason, rows dropped per area)
+    n_input: np.ndarray  # (A,)
+    slope_change: bool
+
+    def records(self) -> dict[int, _Area]:
+        """One :class:`_Area` per area, by stack position (areas with the same interruptions share them)."""
+        intr: dict[tuple[Any, ...], list[Interruption]] = {}
+        out = {}
+        for r, i in enumerate(self.pos.tolist()):
+            key = (*self.times[r].tolist(), *self.labels[r].tolist())
+            if key not in intr:
+                intr[key] = [Interruption(float(t), str(lb), slope_change=self.slope_change)
+                             for t, lb in zip(self.times[r], self.labels[r], strict=True)]
+            dropped = {why: int(c[r]) for why, c in self.dropped if c[r]}
+            out[i] = _Area(int(self.origin[r]), intr[key], self.keep[r], dropped, int(self.n_input[r]))
+        return out
+
+
+@dataclass
 class _Block:
     idx: np.ndarray  # areas (positions in the stack)
+    rows: np.ndarray  # the same areas as rows of the run's _Areas
     x: np.ndarray  # (B, T, k)
     cols: np.ndarray  # (A_b, T) grid column of each compressed row (0 on padding)
     valid: np.ndarray  # (A_b, T)
@@ -732,6 +938,21 @@ class _Spec:
         return self.model != "ols"
 
 
+def _factorize_areas(values: pd.Series) -> tuple[np.ndarray, Any]:
+    """``pd.factorize(values)``: the area code of each row and the codes in order of appearance.
+
+    A long panel lists each area's rows together, so string codes are hashed once per run of
+    equal values instead of once per row; the codes and uniques are the same.
+    """
+    if isinstance(values.dtype, pd.StringDtype) and len(values) > 1 and not values.hasnans:
+        arr = values.array
+        heads = np.concatenate([[0], np.flatnonzero(np.asarray(arr[1:] != arr[:-1], dtype=bool)) + 1])
+        codes, uniques = pd.factorize(arr.take(heads))
+        runs = np.diff(np.append(heads, len(arr)))
+        return np.repeat(codes.astype(np.int32), runs), np.asarray(uniques, dtype=object)
+    return pd.factorize(values)
+
+
 def _stack_from_long(
     data: pd.DataFrame, *, outcome: str, area: str, period: str, population: str | None,
     areas: Sequence[Any] | None, start: Any,
@@ -748,18 +969,30 @@ def _stack_from_long(
             f"its_batch: column '{period}' holds {data[period].dtype} values, not periods; convert it "
             f"with pd.PeriodIndex(data['{period}'], freq='M') (or the data's frequency)"
         )
-    order = list(pd.unique(data[area])) if areas is None else list(areas)
+    row_codes, uniques = _factorize_areas(data[area])
+    coded = bool((row_codes >= 0).all())
+    if areas is not None:
+        order = list(areas)
+    elif coded and isinstance(data[area].dtype, pd.StringDtype):
+        order = list(uniques)  # the codes in order of first appearance
+    else:  # (with a missing code in its place, refused below)
+        order = list(pd.unique(data[area]))
     index = pd.Index(order)
     if not index.is_unique:
         raise AnalysisError("its_batch: areas lists an area more than once; give each area once")
-    row_codes, uniques = pd.factorize(data[area])
-    codes = np.where(row_codes >= 0, index.get_indexer(uniques)[row_codes], -1)
-    chosen = codes >= 0
-    rows = data if chosen.all() else data.loc[chosen]
-    codes = codes[chosen]
-    seen = np.zeros(len(order), dtype=bool)
-    seen[codes] = True
-    missing = [a for a, ok in zip(order, seen, strict=True) if not ok]
+    rows = data
+    if areas is None and coded:  # every row's area, listed in order: the codes are the positions
+        codes = row_codes
+        missing: list[Any] = []
+    else:
+        codes = np.where(row_codes >= 0, index.get_indexer(uniques)[row_codes], -1)
+        chosen = codes >= 0
+        if not chosen.all():
+            rows = data.loc[chosen]
+            codes = codes[chosen]
+        seen = np.zeros(len(order), dtype=bool)
+        seen[codes] = True
+        missing = [a for a, ok in zip(order, seen, strict=True) if not ok]
     if missing:
         raise AnalysisError(
             f"its_batch: {len(missing)} area(s) have no rows in the data ({', '.join(map(str, missing[:5]))}); "
@@ -770,31 +1003,45 @@ def _stack_from_long(
         raise AnalysisError(f"its_batch: column '{period}' has missing periods; every row needs its period")
     ords = pidx.asi8
     low = int(ords.min())
-    seen_period = np.bincount(ords - low) > 0
+    rel = ords - low
+    seen_period = np.bincount(rel) > 0
     grid_ords = np.flatnonzero(seen_period) + low
-    cols = (np.cumsum(seen_period) - 1)[ords - low]
+    cols = (np.cumsum(seen_period) - 1).astype(np.int32)[rel]
+    del rel
     grid = pd.PeriodIndex.from_ordinals(grid_ords, freq=pidx.freq)
     a_n, t_n = len(order), len(grid)
-    flat = codes * t_n + cols
-    counts = np.bincount(flat, minlength=a_n * t_n)
-    if (counts > 1).any():
-        dup = int(np.flatnonzero(counts > 1)[0])
-        raise AnalysisError(
-            f"its_batch: area '{order[dup // t_n]}' has more than one row for period {grid[dup % t_n]}; "
-            "give one row per area and period (sum or deduplicate first)"
-        )
-    present = (counts > 0).reshape(a_n, t_n)
+    flat = np.multiply(codes, t_n, dtype=np.int64)  # each row's cell of the area x period grid
+    flat += cols
+    del cols
+    # rows already in area and period order, one per cell: the values fill the grid as they are
+    in_order = len(flat) == a_n * t_n and bool((flat[1:] > flat[:-1]).all())
+    if in_order:
+        present = np.ones((a_n, t_n), dtype=bool)
+    else:
+        counts = np.bincount(flat, minlength=a_n * t_n)
+        if (counts > 1).any():
+            dup = int(np.flatnonzero(counts > 1)[0])
+            raise AnalysisError(
+                f"its_batch: area '{order[dup // t_n]}' has more than one row for period {grid[dup % t_n]}; "
+                "give one row per area and period (sum or deduplicate first)"
+            )
+        present = (counts > 0).reshape(a_n, t_n)
 
     def fill(values: np.ndarray, empty: float | bool) -> np.ndarray:
+        if in_order:  # (a copy of the data's values: see copy=True below)
+            return values.reshape(a_n, t_n)
         out = np.full(a_n * t_n, empty, dtype=float if isinstance(empty, float) else bool)
         out[flat] = values
         return out.reshape(a_n, t_n)
 
-    y = fill(pd.to_numeric(rows[outcome], errors="coerce").to_numpy(dtype=float), np.nan)
+    y = fill(pd.to_numeric(rows[outcome], errors="coerce").to_numpy(dtype=float, copy=True), np.nan)
     sup_col = f"{outcome}__suppressed"
-    sup = fill(rows[sup_col].fillna(False).to_numpy(dtype=bool), False) if sup_col in rows else np.zeros((a_n, t_n), bool)
+    sup = (
+        fill(rows[sup_col].fillna(False).to_numpy(dtype=bool, copy=True), False) if sup_col in rows
+        else np.zeros((a_n, t_n), bool)
+    )
     pop = (
-        fill(pd.to_numeric(rows[population], errors="coerce").to_numpy(dtype=float), np.nan)
+        fill(pd.to_numeric(rows[population], errors="coerce").to_numpy(dtype=float, copy=True), np.nan)
         if population else None
     )
     if isinstance(start, Mapping | pd.Series):
@@ -836,21 +1083,27 @@ def _start_target(stack: _Stack, value: Any, area: str) -> tuple[str, float, str
     return "period", float(target.ordinal), str(value)
 
 
-def _prepare_areas(stack: _Stack, spec: _Spec, positions: Sequence[int]) -> dict[int, _Area]:
+def _prepare_areas(stack: _Stack, spec: _Spec, positions: Sequence[int]) -> _Areas | None:
     """Each area's first period, interruptions (placed as ``its`` places them) and rows used."""
     pos = np.asarray(positions, dtype=np.intp)
     if not pos.size:
-        return {}
+        return None
     ords = stack.grid.asi8
-    present = stack.present[pos]
+    every = len(pos) == len(stack.areas) and bool((pos == np.arange(len(pos))).all())
+
+    def of_areas(values: np.ndarray) -> np.ndarray:  # the areas' rows of a stack array (read only)
+        return values if every else values[pos]
+
+    present = of_areas(stack.present)
     origin = ords[np.argmax(present, axis=1)]
     n_k = len(stack.starts[int(pos[0])])
     times = np.empty((len(pos), n_k))
     labels = np.empty((len(pos), n_k), dtype=object)
+    pos_list = pos.tolist()
     for kk in range(n_k):
         by_value: dict[Any, list[int]] = defaultdict(list)
-        for r, i in enumerate(pos):
-            v = stack.starts[int(i)][kk]
+        for r, i in enumerate(pos_list):
+            v = stack.starts[i][kk]
             by_value[(type(v).__name__, str(v))].append(r)
         for members in by_value.values():
             rows = np.asarray(members)
@@ -872,14 +1125,14 @@ def _prepare_areas(stack: _Stack, spec: _Spec, positions: Sequence[int]) -> dict
     times = np.take_along_axis(times, order, axis=1)
     labels = np.take_along_axis(labels, order, axis=1)
 
-    y = stack.y[pos]
+    y = of_areas(stack.y)
     nan = np.isnan(y)
-    sup = stack.suppressed[pos]
+    sup = of_areas(stack.suppressed)
     keep = present.copy()
     reasons: list[tuple[str, np.ndarray]] = []
     masks = [(nan & sup, "outcome suppressed"), (nan & ~sup, "outcome missing")]
     if spec.counts and stack.population is not None:
-        masks.append((~(stack.population[pos] > 0), "population missing"))
+        masks.append((~(of_areas(stack.population) > 0), "population missing"))
     for mask, why in masks:
         reasons.append((why, (mask & keep).sum(axis=1)))
         keep &= ~mask
@@ -891,18 +1144,20 @@ def _prepare_areas(stack: _Stack, spec: _Spec, positions: Sequence[int]) -> dict
                 f"its_batch: area '{bad}': '{spec.outcome}' has negative values; count models need counts "
                 "(correct the data, or use model='ols' for a rate)"
             )
-    n_input = present.sum(axis=1)
-    out = {}
-    for r, i in enumerate(pos):
-        dropped = {why: int(c[r]) for why, c in reasons if c[r]}
-        intr = [Interruption(float(t), str(lb), slope_change=spec.slope_change) for t, lb in zip(times[r], labels[r], strict=True)]
-        out[int(i)] = _Area(int(origin[r]), intr, keep[r], dropped, int(n_input[r]))
-    return out
+    return _Areas(pos, origin, times, labels, keep, reasons, present.sum(axis=1), spec.slope_change)
 
 
-def _design(stack: _Stack, spec: _Spec, origin: int, intr: list[Interruption]) -> pd.DataFrame:
+def _design(stack: _Stack, spec: _Spec, origin: int, intr: list[Interruption]) -> tuple[list[str], np.ndarray]:
+    """``its_design`` on the grid: the column names and the matrix.
+
+    The seasonal columns, the same for every area, are appended as ``its_design`` appends them.
+    """
     times = (stack.grid.asi8 - origin + 1).astype(float)
-    return its_design(times, intr, season=spec.season)
+    base = its_design(times, intr)
+    if spec.season is None or spec.season.empty:
+        return list(base.columns), base.to_numpy(dtype=float)
+    return ([*base.columns, *spec.season.columns],
+            np.column_stack([base.to_numpy(dtype=float), spec.season.to_numpy(dtype=float)]))
 
 
 def _effect_columns(names: list[str], n_intr: int, slope: bool) -> list[str]:
@@ -910,44 +1165,62 @@ def _effect_columns(names: list[str], n_intr: int, slope: bool) -> list[str]:
     return [s for s, _ in terms] + ([d for _, d in terms] if slope else [])
 
 
-def _blocks(
-    stack: _Stack, areas: dict[int, _Area], designs: dict[tuple[Any, ...], np.ndarray],
-    masks: dict[int, np.ndarray], key_of: dict[int, tuple[Any, ...]],
-) -> list[_Block]:
-    """Areas with the same design and rows share a block; the others form one stacked block."""
+def _groups(codes: np.ndarray) -> list[np.ndarray]:
+    """The rows of ``codes`` (2-D, integers) that are equal, as row numbers: groups in order of first
+    appearance, rows in order."""
+    order = np.lexsort(codes.T[::-1])  # rows in lexicographic order, equal rows in row order
+    ranked = codes[order]
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    group = np.empty(len(order), dtype=np.intp)
+    group[order] = np.cumsum(starts) - 1
+    first = order[starts]  # each group's first row
+    rank = np.empty(len(first), dtype=np.intp)
+    rank[np.argsort(first)] = np.arange(len(first))
+    group = rank[group]
+    by_group = np.argsort(group, kind="stable")
+    return np.split(by_group, np.flatnonzero(np.diff(group[by_group])) + 1)
+
+
+def _blocks(stack: _Stack, areas: _Areas, designs: list[np.ndarray], key: np.ndarray) -> list[_Block]:
+    """Areas with the same design (``designs[key[r]]``) and rows share a block; the others form one stacked block."""
     ords = stack.grid.asi8
-    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    for i in areas:
-        groups[(key_of[i], masks[i].tobytes())].append(i)
-    shared = [v for v in groups.values() if len(v) > 1]
-    single = [v[0] for v in groups.values() if len(v) == 1]
+    bits = np.packbits(areas.keep, axis=1)
+    bits = np.pad(bits, ((0, 0), (0, -bits.shape[1] % 8))).view(np.uint64)  # the rows used, 64 per word
+    groups = _groups(np.column_stack([key.astype(np.uint64), bits]))
+    shared = [g for g in groups if len(g) > 1]
+    single = np.array([g[0] for g in groups if len(g) == 1], dtype=np.intp)
     blocks = []
-    for members in shared:
-        i0 = members[0]
-        cols = np.flatnonzero(masks[i0])
-        x = designs[key_of[i0]][cols][None]
-        a = len(members)
-        times = np.broadcast_to((ords[cols] - areas[i0].origin + 1).astype(float), (a, len(cols)))
-        blocks.append(_Block(np.array(members), x, np.broadcast_to(cols, (a, len(cols))),
+    for rows in shared:
+        r0 = rows[0]
+        cols = np.flatnonzero(areas.keep[r0])
+        x = designs[key[r0]][cols][None]
+        a = len(rows)
+        times = np.broadcast_to((ords[cols] - areas.origin[r0] + 1).astype(float), (a, len(cols)))
+        blocks.append(_Block(areas.pos[rows], rows, x, np.broadcast_to(cols, (a, len(cols))),
                              np.ones((a, len(cols)), bool), np.full(a, len(cols)), times))
-    if single:
-        n = np.array([int(masks[i].sum()) for i in single])
+    if single.size:
+        n = areas.keep[single].sum(axis=1)
         t = int(n.max())
-        k = designs[key_of[single[0]]].shape[1]
+        k = designs[0].shape[1]
         x = np.zeros((len(single), t, k))
         cols = np.zeros((len(single), t), dtype=np.intp)
         times = np.zeros((len(single), t))
-        for j, i in enumerate(single):
-            c = np.flatnonzero(masks[i])
-            x[j, : len(c)] = designs[key_of[i]][c]
+        for j, r in enumerate(single.tolist()):
+            c = np.flatnonzero(areas.keep[r])
+            x[j, : len(c)] = designs[key[r]][c]
             cols[j, : len(c)] = c
-            times[j, : len(c)] = ords[c] - areas[i].origin + 1
+            times[j, : len(c)] = ords[c] - areas.origin[r] + 1
         valid = np.arange(t)[None, :] < n[:, None]
-        blocks.append(_Block(np.array(single), x, cols, valid, n, times))
+        blocks.append(_Block(areas.pos[single], single, x, cols, valid, n, times))
     return blocks
 
 
 def _gather(values: np.ndarray, block: _Block) -> np.ndarray:
+    """``values`` (stack positions x grid) at the block's areas and rows, zero on padding."""
+    if block.x.shape[0] == 1:  # one design: the same grid columns for every area, no padding
+        rows = values[block.idx]
+        return rows if block.cols.shape[1] == values.shape[1] else rows[:, block.cols[0]]
     out = np.take_along_axis(values[block.idx], block.cols, axis=1)
     return np.where(block.valid, out, 0.0)
 
@@ -973,28 +1246,34 @@ class _Col:
     valid: np.ndarray
 
 
-def _notes(template: str, labels: Sequence[str]) -> np.ndarray:
-    text = {lb: template.format(label=lb) for lb in set(labels)}
-    return np.array([text[lb] for lb in labels], dtype=object)
+def _notes(template: str, labels: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``template`` filled with each area's label, given as ``pd.factorize`` codes and uniques."""
+    codes, uniques = labels
+    return np.array([template.format(label=lb) for lb in uniques], dtype=object)[codes]
+
+
+@functools.lru_cache(maxsize=8)
+def _z_crit(level: float) -> float:
+    """The normal critical value of a two-sided interval at ``level``."""
+    return float(stats.norm.ppf(1 - (1 - level) / 2))
 
 
 def _crit(level: float, df: np.ndarray | None, a: int) -> np.ndarray:
-    q = 1 - (1 - level) / 2
     if df is None:
-        return np.full(a, float(stats.norm.ppf(q)))
-    return np.asarray(stats.t.ppf(q, df), dtype=float)
+        return np.full(a, _z_crit(level))
+    return np.asarray(stats.t.ppf(1 - (1 - level) / 2, df), dtype=float)
 
 
 def _linear(w: np.ndarray, fit: _Fit, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``its_effects._linear`` per area: the linear combination ``w`` (A, k) of the coefficients."""
     est = (w * fit.params).sum(axis=1)
-    var = np.einsum("ai,aij,aj->a", w, fit.cov, w)
+    var = np.einsum("aj,aj->a", np.einsum("ai,aij->aj", w, fit.cov), w)
     se = np.sqrt(np.maximum(var, 0.0))
     c = _crit(level, fit.df, len(est))
     p = np.full(len(est), np.nan)
     ok = se > 0
     z = np.abs(est[ok] / se[ok])
-    p[ok] = 2 * (stats.t.sf(z, fit.df[ok]) if fit.df is not None else stats.norm.sf(z))
+    p[ok] = 2 * (stats.t.sf(z, fit.df[ok]) if fit.df is not None else special.ndtr(-z))  # ndtr(-z): norm.sf(z)
     return est, se, est - c * se, est + c * se, p
 
 
@@ -1026,7 +1305,7 @@ def _block_effects(
     fit: _Fit,
     names: list[str],
     effect_cols: list[str],
-    labels: list[list[str]],
+    labels: np.ndarray,
     first: np.ndarray,
     off: np.ndarray,
     pop: np.ndarray | None,
@@ -1042,13 +1321,13 @@ def _block_effects(
     level = spec.ci_level
     log = spec.counts
     inv = np.exp if log else (lambda v: v)
-    n_intr = len(labels[0])
+    n_intr = labels.shape[1]
     all_areas = np.ones(a, dtype=bool)
     cols: list[_Col] = []
     for kk in range(1, n_intr + 1):
         suffix = "" if kk == 1 else f"_{kk}"
         step, since = term_names(kk, n_intr)
-        lab = [lb[kk - 1] for lb in labels]
+        lab = pd.factorize(labels[:, kk - 1])
         w = np.zeros((a, k))
         w[:, names.index(step)] = 1.0
         est, se, lo, hi, p = _linear(w, fit, level)
@@ -1079,11 +1358,17 @@ def _block_effects(
     post = block.valid & (block.times >= first[:, None])
     n_post = post.sum(axis=1)
     has_post = n_post > 0
-    eta0_hat = _qg(x0, fit.params) + off
-    eta1_hat = _qg(x, fit.params) + off
-    with np.errstate(over="ignore"):
-        mu1_hat, mu0_hat = inv(eta1_hat), inv(eta0_hat)
-    diff_hat = np.where(post, mu0_hat - mu1_hat, 0.0)
+    # expected outcomes with and without the intervention (only the simulated estimands and the
+    # series use them: none with n_sim = 0 and no series)
+    expected = bool(spec.n_sim) or spec.series
+    shape = (a, x.shape[1]) if expected else (0, 0)
+    mu1_hat, mu0_hat = np.empty(shape), np.empty(shape)
+    if expected:
+        eta0_hat = _qg(x0, fit.params) + off
+        eta1_hat = _qg(x, fit.params) + off
+        with np.errstate(over="ignore"):
+            mu1_hat, mu0_hat = inv(eta1_hat), inv(eta0_hat)
+    diff_hat = np.where(post, mu0_hat - mu1_hat, 0.0) if expected else mu1_hat
 
     # horizons: the row h periods into the intervention (slope model) or the h-th post row
     since0 = term_names(1, n_intr)[1] if spec.slope_change else None
@@ -1103,8 +1388,8 @@ def _block_effects(
     t_all = x.shape[1]
     sims = {name: np.zeros((a, n_sim)) for name in ("s1", "s0", "diff", "wdiff", "ws1", "ws0")}
     h_sims = {j: np.full((a, n_sim), np.nan) for j in range(len(h_pos))}
-    cf_lo = np.full((a, t_all), np.nan)
-    cf_hi = np.full((a, t_all), np.nan)
+    cf_lo = np.full((a, t_all) if series else (0, 0), np.nan)  # the counterfactual interval (series only)
+    cf_hi = np.full((a, t_all) if series else (0, 0), np.nan)
     simulate = n_sim > 0 and has_post.any()
     if simulate or (series and n_cf > 0):
         z = np.random.default_rng(spec.seed).standard_normal((n_sim, k))
@@ -1175,9 +1460,9 @@ def _block_effects(
         se, lo, hi, p = _simulated_columns(point, draws_, level=level)
         cols.append(_Col(name, point, se, lo, hi, p, n, np.broadcast_to(np.asarray(note, dtype=object), (a,)), valid))
 
-    s1h = np.where(post, mu1_hat, 0.0).sum(axis=1)
-    s0h = np.where(post, mu0_hat, 0.0).sum(axis=1)
     if n_sim:  # n_sim = 0 (its_by_area): leave out the estimands that need the simulation
+        s1h = np.where(post, mu1_hat, 0.0).sum(axis=1)
+        s0h = np.where(post, mu0_hat, 0.0).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             simulated("relative_change", (s1h - s0h) / s0h, (sims["s1"] - sims["s0"]) / sims["s0"],
                       "expected post-period total with the intervention over the counterfactual total, minus 1",
@@ -1312,7 +1597,7 @@ def _placebo_fits(
                 record(members, None, 2, float(c))
                 continue
             with np.errstate(all="ignore"):
-                fit = _fit(x, yv, ov, valid, n, model=spec.model, se=spec.se, lags=spec.lags)
+                fit = _fit(x, yv, ov, valid, n, model=spec.model, se=spec.se, lags=spec.lags, detail=False)
             record(members, fit, 2, float(c))
     if single:
         cand_of = {}
@@ -1344,7 +1629,8 @@ def _placebo_fits(
             if ok.any():
                 sel = np.flatnonzero(ok)
                 with np.errstate(all="ignore"):
-                    fit = _fit(x[sel], yv[sel], ov[sel], valid[sel], n[sel], model=spec.model, se=spec.se, lags=spec.lags)
+                    fit = _fit(x[sel], yv[sel], ov[sel], valid[sel], n[sel], model=spec.model, se=spec.se,
+                               lags=spec.lags, detail=False)
                 record([members[r] for r in sel], fit, 2, c)
     return out
 
@@ -1380,40 +1666,40 @@ def _rank_error(stack: _Stack, spec: _Spec, i: int, x: np.ndarray, names: list[s
 def _run(stack: _Stack, spec: _Spec, positions: Sequence[int], *, diagnostics: bool) -> _Batch:
     out = _Batch()
     areas = _prepare_areas(stack, spec, positions)
-    out.areas = areas
-    if not areas:
+    if areas is None:
         return out
+    if diagnostics:
+        out.areas = areas.records()
     ords = stack.grid.asi8
-    designs: dict[tuple[Any, ...], np.ndarray] = {}
-    key_of: dict[int, tuple[Any, ...]] = {}
+    # one design per first period and interruption times (compared bit for bit)
+    patterns = _groups(np.column_stack([areas.origin, np.ascontiguousarray(areas.times).view(np.int64)]))
+    key = np.empty(len(areas.pos), dtype=np.intp)
+    designs: list[np.ndarray] = []
     names: list[str] = []
-    for i, ar in areas.items():
-        key = (ar.origin, tuple(it.time for it in ar.intr))
-        if key not in designs:
-            d = _design(stack, spec, ar.origin, ar.intr)
-            designs[key] = d.to_numpy(dtype=float)
-            names = list(d.columns)
-        key_of[i] = key
-    n_intr = len(next(iter(areas.values())).intr)
-    effect_cols = _effect_columns(names, n_intr, spec.slope_change)
+    for j, members in enumerate(patterns):
+        key[members] = j
+        r = int(members[0])
+        intr = [Interruption(float(t), str(lb), slope_change=spec.slope_change)
+                for t, lb in zip(areas.times[r], areas.labels[r], strict=True)]
+        names, d = _design(stack, spec, int(areas.origin[r]), intr)
+        designs.append(d)
+    effect_cols = _effect_columns(names, areas.times.shape[1], spec.slope_change)
     out.names, out.effect_cols = names, effect_cols
     k = len(names)
-    first = {i: ar.intr[0].time for i, ar in areas.items()}
-    pos = np.fromiter(areas, dtype=np.intp, count=len(areas))
-    keep = np.stack([areas[int(i)].keep for i in pos])
-    tgrid = ords[None, :] - np.array([areas[int(i)].origin for i in pos])[:, None] + 1
-    before = tgrid < np.array([first[int(i)] for i in pos])[:, None]
+    first = areas.times[:, 0]
+    keep = areas.keep
+    before = ords[None, :] - areas.origin[:, None] + 1 < first[:, None]
     n_pre = (keep & before).sum(axis=1)
     n_post = (keep & ~before).sum(axis=1)
     short = (n_pre < 3) | (n_post < 1) | (keep.sum(axis=1) <= k + 1)
     if short.any():
         j = int(np.argmax(short))
         raise AnalysisError(
-            f"its: area '{stack.areas[int(pos[j])]}': too few periods to fit '{spec.outcome}': {n_pre[j]} before "
+            f"its: area '{stack.areas[int(areas.pos[j])]}': too few periods to fit '{spec.outcome}': {n_pre[j]} before "
             f"and {n_post[j]} after the start with {k} parameters; the series needs at least 3 pre-period and "
             "1 post-period observations and more rows than parameters"
         )
-    blocks = _blocks(stack, areas, designs, {i: ar.keep for i, ar in areas.items()}, key_of)
+    blocks = _blocks(stack, areas, designs, key)
     grid_text = np.asarray(stack.grid.astype(str), dtype=object)
     # the dtype pandas gives a column of labels (its() builds the series from an array of str)
     period_labels = pd.array(grid_text, dtype=pd.Series(grid_text[:1]).dtype)
@@ -1431,44 +1717,47 @@ def _run(stack: _Stack, spec: _Spec, positions: Sequence[int], *, diagnostics: b
                 j = int(np.flatnonzero(rank < k)[0])
                 raise _rank_error(stack, spec, int(block.idx[j]), block.x[j, : block.n[j]], names)
         y = _gather(stack.y, block)
+        padded = not block.valid.all()
         pop = _gather(pop_all, block) if pop_all is not None else None
-        if counts and pop_all is not None:
+        if counts and pop is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
-                off = np.where(block.valid, np.log(np.where(block.valid, pop, 1.0)), 0.0)  # type: ignore[arg-type]
+                off = np.where(block.valid, np.log(np.where(block.valid, pop, 1.0)), 0.0) if padded else np.log(pop)
         else:
             off = np.zeros_like(y)
-        if pop is not None:
+        if pop is not None and padded:
             pop = np.where(block.valid, pop, np.nan)
         with np.errstate(all="ignore"):
-            fit = _fit(block.x, y, off, block.valid, block.n, model=spec.model, se=spec.se, lags=spec.lags)
+            fit = _fit(block.x, y, off, block.valid, block.n, model=spec.model, se=spec.se, lags=spec.lags,
+                       detail=diagnostics)
         ok = ~fit.failed
         out.fallback += block.idx[fit.failed].tolist()
         if not ok.any():
             continue
         if not ok.all():  # areas whose IRLS fails go to its(), which raises or warns as statsmodels does
             kept = np.flatnonzero(ok)
-            block = _Block(block.idx[kept], block.x if block.x.shape[0] == 1 else block.x[kept], block.cols[kept],
-                           block.valid[kept], block.n[kept], block.times[kept])
+            block = _Block(block.idx[kept], block.rows[kept], block.x if block.x.shape[0] == 1 else block.x[kept],
+                           block.cols[kept], block.valid[kept], block.n[kept], block.times[kept])
             y, off = y[kept], off[kept]
             pop = pop[kept] if pop is not None else None
             with np.errstate(all="ignore"):
-                fit = _fit(block.x, y, off, block.valid, block.n, model=spec.model, se=spec.se, lags=spec.lags)
-        labels = [[it.label for it in areas[int(i)].intr] for i in block.idx]
-        fst = np.array([first[int(i)] for i in block.idx])
-        cols, series = _block_effects(block, fit, names, effect_cols, labels, fst, off, pop, spec)
+                fit = _fit(block.x, y, off, block.valid, block.n, model=spec.model, se=spec.se, lags=spec.lags,
+                           detail=diagnostics)
+        fst = first[block.rows]
+        cols, series = _block_effects(block, fit, names, effect_cols, areas.labels[block.rows], fst, off, pop, spec)
         out.cols.append((block.idx, cols))
-        level = cols[0]
-        for j, i in enumerate(block.idx.tolist()):
-            out.se_type[i] = fit.se_type[j]
-            se = level.se[j]
-            out.real[i] = (float(level.p[j]), float(level.est[j] / se) if se > 0 else float("nan"))
+        out.se_type.update(zip(block.idx.tolist(), fit.se_type, strict=True))
         if not diagnostics:
             continue
+        level = cols[0]
+        for j, i in enumerate(block.idx.tolist()):
+            se = level.se[j]
+            out.real[i] = (float(level.p[j]), float(level.est[j] / se) if se > 0 else float("nan"))
+        assert fit.pearson is not None
         lags = round(spec.length) if spec.length else 4
         auto = _autocorrelation(fit.pearson, fit.q, block.valid, block.n, lags, ols=not counts)
         sd = np.sqrt(np.maximum(np.diagonal(fit.cov, axis1=1, axis2=2), 0))
         for j, i in enumerate(block.idx.tolist()):
-            ar = areas[i]
+            ar = out.areas[i]
             m = block.valid[j]
             t_used = block.times[j][m]
             diag: dict[str, Any] = {
@@ -1476,8 +1765,8 @@ def _run(stack: _Stack, spec: _Spec, positions: Sequence[int], *, diagnostics: b
                 "errors": "independent",
                 "standard_errors": fit.se_type[j],
                 "interruptions": [{"time": it.time, "label": it.label, "slope_change": it.slope_change} for it in ar.intr],
-                "n_pre": int((t_used < first[i]).sum()),
-                "n_post": int((t_used >= first[i]).sum()),
+                "n_pre": int((t_used < fst[j]).sum()),
+                "n_post": int((t_used >= fst[j]).sum()),
                 "parameters": k,
                 "seasonality": spec.seasonality if spec.season is not None else "none",
                 "season_length": spec.length,
@@ -1503,13 +1792,14 @@ def _run(stack: _Stack, spec: _Spec, positions: Sequence[int], *, diagnostics: b
                     "post": post,
                 })
     if diagnostics and spec.placebo:
-        done = {i: areas[i] for i in out.diag}
-        tables = _placebo_fits(stack, spec, done, first, areas[next(iter(areas))].intr[0].slope_change)
+        done = {i: out.areas[i] for i in out.diag}
+        first_of = {i: ar.intr[0].time for i, ar in done.items()}
+        tables = _placebo_fits(stack, spec, done, first_of, spec.slope_change)
         min_seg = min_segment_for(spec.frequency)
         for i, table in tables.items():
-            t_used = (ords[areas[i].keep] - areas[i].origin + 1).astype(float)
+            t_used = (ords[done[i].keep] - done[i].origin + 1).astype(float)
             out.diag[i]["placebo"] = placebo_distribution(
-                t_used, first[i], out.real[i][1], table.get, min_segment=min_seg
+                t_used, first_of[i], out.real[i][1], table.get, min_segment=min_seg
             )
     return out
 
@@ -1562,6 +1852,15 @@ def _check_options(model: str, se: str, seasonality: str, errors: str, n_sim: in
         raise AnalysisError(f"its_batch: n_sim must be 0 or more draws, got {n_sim}")
     if not 0 < ci_level < 1:
         raise AnalysisError(f"its_batch: ci_level must be between 0 and 1 (e.g. 0.95), got {ci_level}")
+
+
+def _text_take(values: Sequence[str], idx: np.ndarray) -> Any:
+    """``values[idx]`` as the column pandas makes of text, converting each value once, not each row."""
+    arr = np.asarray(values, dtype=object)
+    dtype = pd.Series(arr[:1]).dtype  # pandas' text dtype (object if it infers none)
+    if isinstance(dtype, pd.StringDtype) and all(isinstance(v, str) for v in values):
+        return pd.array(arr, dtype=dtype).take(idx)
+    return arr[idx]
 
 
 def _area_frames(data: pd.DataFrame, area: str, codes: Sequence[str], columns: Sequence[str]) -> dict[str, pd.DataFrame]:
@@ -1781,7 +2080,7 @@ def its_by_area(
     stack = _stack_from_long(data, outcome=outcome, area=area, period=period, population=population,
                              areas=areas, start=start)
     positions = list(range(len(stack.areas)))
-    pieces: list[pd.DataFrame] = []
+    pieces: list[dict[str, np.ndarray]] = []  # columns of rows, each with its area's position and rank
     se_of: dict[int, str] = {}
     rest = positions
     if batch_supported(model, se):
@@ -1796,11 +2095,12 @@ def its_by_area(
                 sel = np.flatnonzero(c.valid)
                 if not sel.size:
                     continue
-                pieces.append(pd.DataFrame({
-                    "position": idx[sel], "rank": r, "estimand": c.estimand, "estimate": c.est[sel],
+                pieces.append({
+                    "position": idx[sel], "rank": np.full(sel.size, r),
+                    "estimand": np.full(sel.size, c.estimand, dtype=object), "estimate": c.est[sel],
                     "std_error": c.se[sel], "ci_lower": c.lo[sel], "ci_upper": c.hi[sel], "p_value": c.p[sel],
                     "n_obs": c.n[sel].astype(int), "note": c.note[sel],
-                }))
+                })
         rest = sorted(batch.fallback)
     columns = [period, outcome, f"{outcome}__suppressed", *([population] if population else [])]
     frames = _area_frames(data, area, [stack.areas[i] for i in rest], columns)
@@ -1819,27 +2119,26 @@ def its_by_area(
             est = est[~est["estimand"].isin(["relative_change", "cumulative_averted", "cumulative_averted_per_100k"])
                       & ~(est["estimand"].str.startswith("relative_change_h") & (model == "ols"))]
         se_of[i] = single.se_type
-        pieces.append(pd.DataFrame({
-            "position": i, "rank": np.arange(len(est)), "estimand": est["estimand"].to_numpy(),
-            "estimate": est["estimate"].to_numpy(), "std_error": est["std_error"].to_numpy(),
-            "ci_lower": est["ci_lower"].to_numpy(), "ci_upper": est["ci_upper"].to_numpy(),
-            "p_value": est["p_value"].to_numpy(), "n_obs": est["n_obs"].to_numpy(dtype=int),
-            "note": est["note"].to_numpy(),
-        }))
+        pieces.append({
+            "position": np.full(len(est), i), "rank": np.arange(len(est)),
+            "estimand": est["estimand"].to_numpy(dtype=object), "estimate": est["estimate"].to_numpy(dtype=float),
+            "std_error": est["std_error"].to_numpy(dtype=float), "ci_lower": est["ci_lower"].to_numpy(dtype=float),
+            "ci_upper": est["ci_upper"].to_numpy(dtype=float), "p_value": est["p_value"].to_numpy(dtype=float),
+            "n_obs": est["n_obs"].to_numpy(dtype=int), "note": est["note"].to_numpy(dtype=object),
+        })
     if not pieces:
         return pd.DataFrame(columns=["area", "start", "estimand", "estimate", "std_error", "ci_lower", "ci_upper",
                                      "ci_level", "p_value", "n_obs", "n_periods", "se_type", "note"])
-    table = pd.concat(pieces, ignore_index=True).sort_values(["position", "rank"], kind="stable")
-    pos = table["position"].to_numpy()
-    codes = np.asarray(stack.areas, dtype=object)
-    starts = np.array([", ".join(map(str, s)) for s in stack.starts], dtype=object)
-    types = np.array([se_of.get(i, "") for i in positions], dtype=object)
-    out = pd.DataFrame({
-        "area": codes[pos], "start": starts[pos], "estimand": table["estimand"].to_numpy(),
-        "estimate": table["estimate"].to_numpy(dtype=float), "std_error": table["std_error"].to_numpy(dtype=float),
-        "ci_lower": table["ci_lower"].to_numpy(dtype=float), "ci_upper": table["ci_upper"].to_numpy(dtype=float),
-        "ci_level": ci_level, "p_value": table["p_value"].to_numpy(dtype=float),
-        "n_obs": table["n_obs"].to_numpy(dtype=int), "n_periods": table["n_obs"].to_numpy(dtype=int),
-        "se_type": types[pos], "note": table["note"].to_numpy(),
+    table = {c: np.concatenate([p[c] for p in pieces]) for c in pieces[0]}
+    order = np.lexsort((table["rank"], table["position"]))  # by area, then the area's own order
+    pos = table["position"][order]
+    starts = [", ".join(map(str, s)) for s in stack.starts]
+    types = [se_of.get(i, "") for i in positions]
+    n_obs = table["n_obs"][order]
+    return pd.DataFrame({
+        "area": _text_take(stack.areas, pos), "start": _text_take(starts, pos), "estimand": table["estimand"][order],
+        "estimate": table["estimate"][order], "std_error": table["std_error"][order],
+        "ci_lower": table["ci_lower"][order], "ci_upper": table["ci_upper"][order],
+        "ci_level": ci_level, "p_value": table["p_value"][order], "n_obs": n_obs, "n_periods": n_obs.copy(),
+        "se_type": _text_take(types, pos), "note": table["note"][order],
     })
-    return out.reset_index(drop=True)
