@@ -206,22 +206,24 @@ def _cells_no_covariates(
     """
     n, n_t = y.shape
     kinds, inverse = np.unique(cohort, return_inverse=True)
-    rows = [np.flatnonzero(inverse == k) for k in range(len(kinds))]
-    wsum = np.array([w[r].sum() for r in rows])
-    means = np.empty((len(kinds), n_t))
-    z = []
+    order = np.argsort(inverse, kind="stable")  # units by cohort: each cohort's rows contiguous
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(kinds)))])
+    rows = [order[bounds[k]:bounds[k + 1]] for k in range(len(kinds))]
+    zy_all = y[order]  # the one copy of the outcomes: centred (and weighted) in place below
+    w_sorted = w[order]
     unit_weights = not np.all(w == 1.0)
-    for k, r in enumerate(rows):
-        wk = w[r]
-        zk = np.empty((len(r), n_t + 1))
-        yk = zk[:, :n_t]
-        yk[...] = y[r]
-        means[k] = (wk @ yk) / wsum[k]
-        yk -= means[k]
+    wsum = np.array([w_sorted[bounds[k]:bounds[k + 1]].sum() for k in range(len(kinds))])
+    means = np.empty((len(kinds), n_t))
+    zy, wk_list = [], []
+    for k in range(len(kinds)):
+        block = zy_all[bounds[k]:bounds[k + 1]]
+        wk = w_sorted[bounds[k]:bounds[k + 1]]
+        means[k] = (wk @ block) / wsum[k]
+        block -= means[k]
         if unit_weights:
-            yk *= wk[:, None]
-        zk[:, n_t] = wk
-        z.append(zk)
+            block *= wk[:, None]
+        zy.append(block)
+        wk_list.append(wk)
     f = n_t + 1
     js = np.concatenate([c[1] for c in cells])
     bs = np.concatenate([c[2] for c in cells])
@@ -247,7 +249,7 @@ def _cells_no_covariates(
     coef = sparse.csc_matrix((np.concatenate(val_parts), (np.concatenate(row_parts), np.concatenate(col_parts))),
                              shape=(len(kinds) * f, len(js)))
     coef.eliminate_zeros()
-    return att, Influence(CohortFeatures(n, kinds, rows, z), coef)
+    return att, Influence(CohortFeatures(n, kinds, rows, zy, wk_list), coef)
 
 
 def _cells_with_covariates(

@@ -35,7 +35,8 @@ HEAVY = 48  # columns with more non-zero coefficients than this take the dense r
 @dataclass
 class CohortFeatures:
     """Block-diagonal unit features: the units ``rows[k]`` of cohort ``kinds[k]`` have features
-    ``z[k]`` (``n_k x f``, the last column the unit weight) in columns ``k f .. (k + 1) f - 1``.
+    ``[zy[k], w[k]]`` (``n_k x f``: ``f - 1`` outcome features and the unit weight) in columns
+    ``k f .. (k + 1) f - 1``.
 
     Attributes
     ----------
@@ -45,25 +46,33 @@ class CohortFeatures:
         Cohort of each block (``inf``: never treated).
     rows
         Unit indices of each block.
-    z
-        Features of each block.
+    zy
+        Outcome features of each block (``n_k x (f - 1)``; views of one array are fine).
+    w
+        Unit weights of each block.
     """
 
     n: int
     kinds: np.ndarray
     rows: list[np.ndarray]
-    z: list[np.ndarray]
+    zy: list[np.ndarray]
+    w: list[np.ndarray]
     _gram: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def width(self) -> int:
         """Features per block (``f``)."""
-        return self.z[0].shape[1]
+        return self.zy[0].shape[1] + 1
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of blocks (cohorts)."""
+        return len(self.zy)
 
     @property
     def n_features(self) -> int:
         """All features (``K f``)."""
-        return len(self.z) * self.width
+        return self.n_blocks * self.width
 
     def weight_row(self, k: int) -> int:
         """Feature index of the unit weight of block ``k``."""
@@ -71,11 +80,14 @@ class CohortFeatures:
 
     @property
     def gram(self) -> np.ndarray:
-        """``z[k]' z[k]`` for every block (``K x f x f``, computed once)."""
+        """Each block's ``[zy, w]' [zy, w]`` (``K x f x f``, computed once)."""
         if self._gram is None:
-            gram = np.empty((len(self.z), self.width, self.width))
-            for k, zk in enumerate(self.z):
-                gram[k] = zk.T @ zk
+            f = self.width
+            gram = np.empty((self.n_blocks, f, f))
+            for k, (zk, wk) in enumerate(zip(self.zy, self.w, strict=True)):
+                gram[k, :-1, :-1] = zk.T @ zk
+                gram[k, :-1, -1] = gram[k, -1, :-1] = wk @ zk
+                gram[k, -1, -1] = wk @ wk
             self._gram = gram
         return self._gram
 
@@ -84,7 +96,7 @@ class CohortFeatures:
         csr = a.tocsr()
         f = self.width
         out = []
-        for k in range(len(self.z)):
+        for k in range(self.n_blocks):
             part = csr[k * f:(k + 1) * f]
             if part.nnz:
                 out.append((k, part))
@@ -97,7 +109,7 @@ class CohortFeatures:
         csr.sum_duplicates()
         f = self.width
         out = []
-        for k in range(len(self.z)):
+        for k in range(self.n_blocks):
             ptr = csr.indptr[k * f:(k + 1) * f + 1]
             lo, hi = int(ptr[0]), int(ptr[-1])
             if hi == lo:
@@ -126,7 +138,7 @@ class CohortFeatures:
         heavy = counts > HEAVY
         if heavy.any():
             cols = np.flatnonzero(heavy)
-            x = a[:, cols].toarray().T.reshape(len(cols), len(self.z), f).transpose(1, 0, 2)  # K x H x f
+            x = a[:, cols].toarray().T.reshape(len(cols), self.n_blocks, f).transpose(1, 0, 2)  # K x H x f
             out[cols] = np.einsum("khf,khf->h", np.matmul(x, self.gram), x)
             counts = np.where(heavy, 0, counts)
         if counts.any():
@@ -137,7 +149,7 @@ class CohortFeatures:
             col = np.repeat(np.arange(p), counts)
             rows = a.indices[entry]
             data = a.data[entry]
-            key = col * len(self.z) + rows // f
+            key = col * self.n_blocks + rows // f
             seg_start = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
             seg_len = np.diff(np.append(seg_start, len(key)))
             flat_gram = self.gram.reshape(-1)
@@ -155,7 +167,7 @@ class CohortFeatures:
         p = a.shape[1]
         if p <= HEAVY:  # a few parameters: dense coefficients, batched over the blocks
             x = sparse.csc_matrix(a).toarray()
-            gx = np.matmul(self.gram, x.reshape(len(self.z), self.width, p)).reshape(x.shape)
+            gx = np.matmul(self.gram, x.reshape(self.n_blocks, self.width, p)).reshape(x.shape)
             return x.T @ gx
         out = np.zeros((p, p))
         for k, rows, cols, xt in self._blocks_of(a):
@@ -166,7 +178,7 @@ class CohortFeatures:
         """``Z a`` (n x P), column-major."""
         out = np.zeros((a.shape[1], self.n))
         for k, part in self._split(a):
-            out[:, self.rows[k]] = part.T @ self.z[k].T
+            out[:, self.rows[k]] = part[:-1].T @ self.zy[k].T + np.outer(part[-1].toarray(), self.w[k])
         return out.T
 
     def project(self, xi: np.ndarray, a: sparse.csc_matrix) -> np.ndarray:
@@ -177,7 +189,9 @@ class CohortFeatures:
         xz = np.empty((xi.shape[0], self.n_features))
         at = 0
         for k, rows in enumerate(self.rows):
-            xz[:, k * f:(k + 1) * f] = xi_sorted[:, at:at + len(rows)] @ self.z[k]
+            xk = xi_sorted[:, at:at + len(rows)]
+            xz[:, k * f:(k + 1) * f - 1] = xk @ self.zy[k]
+            xz[:, (k + 1) * f - 1] = xk @ self.w[k]
             at += len(rows)
         return np.asarray(sparse.csr_matrix(a.T) @ xz.T).T
 
@@ -188,8 +202,8 @@ class CohortFeatures:
         block-diagonal part ``D``; the others a low-rank part ``L L'`` (rank at most ``f`` each,
         from a pivoted Cholesky factor of the block's Gram matrix). It applies when that rank is
         at most half the parameters and ``D`` is positive definite and well conditioned (a
-        bound on the condition number of ``D + L L'`` below ``1e12``: far from the machine
-        epsilon at which the assembled solve calls the matrix singular).
+        bound on the condition number of ``D + L L'`` below ``1e12``: far from the condition
+        at which the assembled solve calls the matrix singular, 1 / machine epsilon).
         """
         p = len(b)
         labels, gi = np.unique(groups, return_inverse=True)
@@ -197,28 +211,46 @@ class CohortFeatures:
         position = np.empty(p, dtype=np.int64)  # each parameter's index within its group
         for m in members:
             position[m] = np.arange(len(m))
-        diag = [np.zeros((len(m), len(m))) for m in members]
-        low: list[np.ndarray] = []  # the low-rank part, p x r_k per block
+        diag: list[np.ndarray | None] = [None] * len(members)
+        low: list[tuple[np.ndarray, np.ndarray]] = []  # the low-rank part: (rows, p_rows x r_k) per block
         rank = 0
         for k, rows, cols, xt in self._blocks_of(a):
             m_sub = self.gram[k][np.ix_(rows, rows)]
             touched = np.unique(gi[cols])
             if len(touched) == 1:
+                j = int(touched[0])
+                part = np.asarray(xt @ (xt @ m_sub).T)
                 at = position[cols]
-                diag[int(touched[0])][np.ix_(at, at)] += np.asarray(xt @ (xt @ m_sub).T)
+                if len(at) == len(members[j]) and np.array_equal(at, np.arange(len(at))):
+                    diag[j] = part if diag[j] is None else diag[j] + part
+                else:
+                    d = np.zeros((len(members[j]), len(members[j]))) if diag[j] is None else diag[j]
+                    d[np.ix_(at, at)] += part
+                    diag[j] = d
                 continue
-            c, piv, r, info = linalg.lapack.dpstrf(m_sub, lower=1)
-            if info < 0:
-                return None
-            factor = np.zeros((len(rows), r))
-            factor[piv - 1] = np.tril(c)[:, :r]  # m_sub = factor factor'
+            # m_sub = factor factor': the Cholesky factor in the features' order if m_sub is
+            # positive definite (lower triangular, so a parameter loading on early features only
+            # has a factor row with trailing zeros, which _woodbury skips), else a pivoted one
+            c, info = linalg.lapack.dpotrf(m_sub, lower=1, clean=1)
+            if info == 0:
+                factor, r = c, len(rows)
+            else:
+                c, piv, r, info = linalg.lapack.dpstrf(m_sub, lower=1)
+                if info < 0:
+                    return None
+                factor = np.zeros((len(rows), r))
+                factor[piv - 1] = np.tril(c)[:, :r]
             rank += r
             if rank > p // 2:
                 return None
-            block = np.zeros((p, r))
-            block[cols] = xt @ factor
-            low.append(block)
-        return _woodbury(b, members, diag, np.hstack(low) if low else np.zeros((p, 0)))
+            low.append((cols, np.asarray(xt @ factor)))
+        blocks = [d if d is not None else np.zeros((len(m), len(m))) for d, m in zip(diag, members, strict=True)]
+        g = np.zeros((p, rank))
+        at = 0
+        for cols, part in low:
+            g[cols, at:at + part.shape[1]] = part
+            at += part.shape[1]
+        return _woodbury(b, members, blocks, g)
 
 
 def _entries(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -230,40 +262,43 @@ def _entries(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 def _woodbury(b: np.ndarray, members: list[np.ndarray], diag: list[np.ndarray], low: np.ndarray) -> float | None:
     """``b' (D + L L')^-1 b`` with ``D`` block diagonal (``diag`` on ``members``), or ``None`` if
-    a block of ``D`` is not positive definite or the bound on the condition number exceeds 1e12.
+    a block of ``D`` is not positive definite or a bound on the condition number of ``D + L L'``
+    (``(||D||_1 + ||L||_F^2) ||C^-1||_F^2``) exceeds 1e12.
 
     With ``C C' = D`` (Cholesky, block by block), ``u = C^-1 b`` and ``H = C^-1 L`` the statistic
-    is ``u'u - (H'u)' (I + H'H)^-1 (H'u)``.
+    is ``u'u - (H'u)' (I + H'H)^-1 (H'u)``; each block's rows of ``L`` are used up to their last
+    non-zero column.
     """
-    chol, norms, lower = [], [], np.inf
+    inverses, upper, lower = [], 0.0, np.inf
     for d in diag:
         c, info = linalg.lapack.dpotrf(d, lower=1, clean=1)
         if info != 0:
             return None
-        anorm = float(np.abs(d).sum(axis=0).max())
-        rcond, info = linalg.lapack.dpocon(c, anorm, uplo="L")
-        if info != 0 or rcond <= 0:
-            return None
-        chol.append(c)
-        norms.append(anorm)
-        # the smallest eigenvalue is at least 1 / ||d^-1||_1 = rcond ||d||_1 (slack for the estimate: / len(d))
-        lower = min(lower, rcond * anorm / len(d))
-    flat = low.reshape(-1)
-    if max(norms) + float(flat @ flat) > 1e12 * lower:  # ||D||_1 + ||L||_F^2 bounds the largest eigenvalue
-        return None
-    r = low.shape[1]
-    uh = np.empty((len(b), r + 1))  # [C^-1 b, C^-1 L], block by block
-    for m, c in zip(members, chol, strict=True):
-        inv, info = linalg.lapack.dtrtri(c, lower=1)  # an explicit inverse: one matrix product
+        inv, info = linalg.lapack.dtrtri(c, lower=1)  # C^-1, explicit: one matrix product per use
         if info != 0:
             return None
-        uh[m, 0] = inv @ b[m]
-        uh[m, 1:] = inv @ low[m]
-    u, h = uh[:, 0], uh[:, 1:]
-    stat = float(u @ u)
+        inverses.append(inv)
+        upper = max(upper, float(np.abs(d).sum(axis=0).max()))  # ||D||_1 >= its largest eigenvalue
+        flat = inv.reshape(-1)
+        lower = min(lower, 1.0 / float(flat @ flat))  # smallest eigenvalue >= 1 / ||C^-1||_F^2
+    flat = low.reshape(-1)
+    if upper + float(flat @ flat) > 1e12 * lower:  # + ||L||_F^2: a bound on the condition number
+        return None
+    r = low.shape[1]
+    stat = 0.0
+    hu = np.zeros(r)
+    hh = np.eye(r)  # I + H'H, accumulated group by group
+    for m, inv in zip(members, inverses, strict=True):
+        u = inv @ b[m]
+        stat += float(u @ u)
+        used = np.flatnonzero(np.any(low[m] != 0, axis=0))
+        width = int(used[-1]) + 1 if len(used) else 0  # the group's loadings end here
+        if width:
+            h = inv @ low[m, :width]
+            hu[:width] += h.T @ u
+            hh[:width, :width] += h.T @ h
     if r:
-        hu = h.T @ u
-        stat -= float(hu @ linalg.solve(np.eye(r) + h.T @ h, hu, assume_a="pos", check_finite=False))
+        stat -= float(hu @ linalg.solve(hh, hu, assume_a="pos", check_finite=False))
     return stat
 
 
