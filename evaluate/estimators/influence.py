@@ -147,7 +147,7 @@ class CohortFeatures:
             # at once
             entry = _entries(a.indptr[:-1], counts)
             col = np.repeat(np.arange(p), counts)
-            rows = a.indices[entry]
+            rows = a.indices[entry].astype(np.int64)  # (the flat Gram index below can pass 2**31)
             data = a.data[entry]
             key = col * self.n_blocks + rows // f
             seg_start = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
