@@ -15,7 +15,7 @@ import pytest
 from scipy import linalg
 
 from evaluate.designs.did import WidePanel, sorted_codes, wide_panel
-from evaluate.estimators.did_cs import AttGt, _cell, aggregate, att_gt, pretest
+from evaluate.estimators.did_cs import AttGt, _cell, _pretest_levels, aggregate, att_gt, pretest
 from evaluate.estimators.influence import CohortFeatures, Influence
 from tests.did_sim import staggered_panel
 
@@ -147,6 +147,24 @@ def test_woodbury_pretest_is_taken_and_equals_the_assembled_solve() -> None:
     assert pretest(res)["statistic"] == pytest.approx(res.n**2 * exact, rel=1e-9)
 
 
+@pytest.mark.parametrize(("base", "weights", "anticipation"), [("varying", False, 0), ("universal", True, 0),
+                                                                ("varying", True, 2), ("universal", False, 1)])
+def test_pretest_from_mean_levels_equals_the_assembled_solve(base: str, weights: bool, anticipation: int) -> None:
+    """With never-treated comparisons the pre-test is computed from the cohorts' mean levels (a
+    generalised least-squares residual); it equals ``n**2 b' (psi' psi)^-1 b`` on the cells."""
+    panel = _panel(15, weights, n_units=300, n_periods=16, cohorts=(6, 9, 13), never_share=0.3)
+    res = att_gt(panel, base_period=base, anticipation=anticipation)  # type: ignore[arg-type]
+    pre = (res.time < res.group) & ~res.is_base
+    dense = res.influence.select(pre).dense()
+    b = res.att[pre]
+    exact = res.n**2 * float(b @ linalg.solve(dense.T @ dense, b, assume_a="pos"))
+    levels = _pretest_levels(res, pre)
+    assert levels is not None
+    assert levels == pytest.approx(exact, rel=1e-9)
+    assert pretest(res)["statistic"] == pytest.approx(exact, rel=1e-9)
+    assert _pretest_levels(att_gt(panel, control="not_yet_treated"), pre) is None  # not this form
+
+
 def test_pretest_is_singular_when_cohorts_are_smaller_than_their_pre_periods() -> None:
     """Three units per cohort and 20 pre-periods: the pre-period covariance is singular, and
     both paths say so instead of returning a number."""
@@ -154,6 +172,7 @@ def test_pretest_is_singular_when_cohorts_are_smaller_than_their_pre_periods() -
     res = att_gt(panel)
     pre = (res.time < res.group) & ~res.is_base
     assert res.influence.select(pre).wald(res.att[pre], res.group[pre]) is None
+    assert _pretest_levels(res, pre) is None
     assert "singular" in pretest(res)["note"]
 
 

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import linalg, sparse, stats
 
 from evaluate.designs.did import WidePanel, wide_panel
 from evaluate.errors import AnalysisError
@@ -73,6 +73,8 @@ class AttGt:
         Units, unit weights and each unit's cohort (for aggregation weights).
     notes
         What was dropped or could not be estimated.
+    control
+        The comparison units (``never_treated`` or ``not_yet_treated``).
     """
 
     group: np.ndarray
@@ -85,6 +87,7 @@ class AttGt:
     weights: np.ndarray
     cohort: np.ndarray
     notes: list[str]
+    control: str = "never_treated"
 
     @property
     def psi(self) -> np.ndarray:
@@ -172,6 +175,7 @@ def att_gt(
         weights=w,
         cohort=cohort,
         notes=notes,
+        control=control,
     )
 
 
@@ -249,7 +253,7 @@ def _cells_no_covariates(
     coef = sparse.csc_matrix((np.concatenate(val_parts), (np.concatenate(row_parts), np.concatenate(col_parts))),
                              shape=(len(kinds) * f, len(js)))
     coef.eliminate_zeros()
-    return att, Influence(CohortFeatures(n, kinds, rows, zy, wk_list), coef)
+    return att, Influence(CohortFeatures(n, kinds, rows, zy, wk_list, means=means), coef)
 
 
 def _cells_with_covariates(
@@ -506,11 +510,92 @@ def pretest(res: AttGt) -> dict[str, Any]:
     if k == 0:
         return {"n_pre": 0, "note": "no pre-treatment ATT(g,t) to test"}
     a = res.att[pre]
-    quad = res.influence.select(pre).wald(a, res.group[pre])
-    if quad is None:
-        return {"n_pre": k, "note": "the covariance of the pre-treatment effects is singular; no Wald test"}
-    stat = float(res.n**2 * quad)
+    stat = _pretest_levels(res, pre)
+    if stat is None:
+        quad = res.influence.select(pre).wald(a, res.group[pre])
+        if quad is None:
+            return {"n_pre": k, "note": "the covariance of the pre-treatment effects is singular; no Wald test"}
+        stat = float(res.n**2 * quad)
     return {"n_pre": k, "statistic": stat, "df": k, "p_value": float(stats.chi2.sf(stat, k))}
+
+
+def _pretest_levels(res: AttGt, pre: np.ndarray) -> float | None:
+    """The pre-test's ``n**2 b' (psi' psi)^-1 b`` from the cohorts' mean levels, or ``None``
+    where this form does not apply (covariates, not-yet-treated comparisons, a cohort's pre-period
+    cells not covering its window, a covariance that is not positive definite or not well
+    conditioned): the caller then uses :meth:`~evaluate.estimators.influence.Influence.wald`.
+
+    With never-treated comparisons and no covariates, cohort ``g``'s pre-period cells are the
+    contrasts ``X' d_g`` (``t - b``, varying or universal base) of ``d_g = ybar_g - ybar_C`` over
+    its window of periods ``0 .. m_g - 1``, and ``psi' psi = n**2 X' V X`` with
+    ``V = blockdiag(M_g / W_g**2) + E' (M_C / W_C**2) E`` (``M`` the cohorts' Gram matrices of
+    centred outcomes, ``W`` their total weights, ``E`` the window prefixes). The contrasts span
+    everything orthogonal to each cohort's constant, so the statistic is the generalised
+    least-squares residual ``d' V^-1 d - d' V^-1 K (K' V^-1 K)^-1 K' V^-1 d`` (``K``: one constant
+    per cohort). ``V`` is block diagonal plus the never-treated term, whose Cholesky factor
+    restricted to a prefix is the prefix of the factor: the Woodbury identity then needs one
+    Cholesky factor per cohort and no sums over cells.
+    """
+    feats = res.influence.features
+    if res.control != "never_treated" or not isinstance(feats, CohortFeatures) or feats.means is None:
+        return None
+    never = np.flatnonzero(np.isinf(feats.kinds))
+    if len(never) != 1:
+        return None
+    kc = int(never[0])
+    periods = np.unique(np.concatenate([res.time, res.base]))
+    groups = np.unique(res.group[pre])
+    windows = []
+    for g in groups:
+        mine = pre & (res.group == g)
+        used = np.searchsorted(periods, np.unique(np.concatenate([res.time[mine], res.base[mine]])))
+        m = len(used)
+        if not np.array_equal(used, np.arange(m)) or int(mine.sum()) != m - 1:
+            return None  # the cells are not the contrasts of one prefix window
+        windows.append(m)
+    width = max(windows)
+    kinds = feats.kinds
+    gram = feats.gram
+    wsum = np.array([w.sum() for w in feats.w])
+    control, info = linalg.lapack.dpotrf(gram[kc, :width, :width] / wsum[kc] ** 2, lower=1, clean=1)
+    if info != 0:
+        return None
+    cap = np.eye(width)  # I + sum H'H
+    hd = np.zeros(width)  # sum H' C^-1 d
+    hk = np.zeros((width, len(groups)))  # sum H' C^-1 1, per cohort
+    dd, dk, kk, upper, lower = 0.0, np.zeros(len(groups)), np.zeros(len(groups)), 0.0, np.inf
+    for j, (g, m) in enumerate(zip(groups, windows, strict=True)):
+        kg = int(np.searchsorted(kinds, g))
+        block = gram[kg, :m, :m] / wsum[kg] ** 2
+        chol, info = linalg.lapack.dpotrf(block, lower=1, clean=1)
+        if info != 0:
+            return None
+        inv, info = linalg.lapack.dtrtri(chol, lower=1)
+        if info != 0:
+            return None
+        flat = inv.reshape(-1)
+        lower = min(lower, 1.0 / float(flat @ flat))
+        upper = max(upper, float(np.abs(block).sum(axis=0).max()))
+        u = inv @ (feats.means[kg, :m] - feats.means[kc, :m])
+        one = inv.sum(axis=1)
+        h = inv @ control[:m, :m]
+        dd += float(u @ u)
+        dk[j] = float(u @ one)
+        kk[j] = float(one @ one)
+        hd[:m] += h.T @ u
+        hk[:m, j] = h.T @ one
+        cap[:m, :m] += h.T @ h
+    flat = control.reshape(-1)
+    if upper + float(flat @ flat) > 1e12 * lower:  # a bound on the condition number of V
+        return None
+    sol = linalg.solve(cap, np.column_stack([hd, hk]), assume_a="pos", check_finite=False)
+    d_vd = dd - float(hd @ sol[:, 0])
+    d_vk = dk - hd @ sol[:, 1:]
+    k_vk = np.diag(kk) - hk.T @ sol[:, 1:]
+    try:
+        return d_vd - float(d_vk @ linalg.solve(k_vk, d_vk, assume_a="pos", check_finite=False))
+    except linalg.LinAlgError:
+        return None
 
 
 def _bootstrap_draws(psi: np.ndarray | Influence, *, draws: int, seed: int) -> np.ndarray:

@@ -50,6 +50,9 @@ class CohortFeatures:
         Outcome features of each block (``n_k x (f - 1)``; views of one array are fine).
     w
         Unit weights of each block.
+    means
+        The weighted mean outcomes of each block (blocks x (f - 1)) around which ``zy`` is
+        centred, if known.
     """
 
     n: int
@@ -57,6 +60,7 @@ class CohortFeatures:
     rows: list[np.ndarray]
     zy: list[np.ndarray]
     w: list[np.ndarray]
+    means: np.ndarray | None = None
     _gram: np.ndarray | None = field(default=None, repr=False)
 
     @property
