@@ -192,6 +192,15 @@ def test_dense_features_round_trip() -> None:
     np.testing.assert_allclose(inf.then(weights, per_kind).dense(), expected, atol=1e-12)
 
 
+def test_influences_on_different_units_do_not_concatenate() -> None:
+    psi = np.ones((4, 2))
+    a = Influence.from_dense(psi, np.array([1.0, 1.0, np.inf, np.inf]), np.ones(4))
+    b = Influence.from_dense(psi, np.array([1.0, 1.0, np.inf, np.inf]), np.ones(4))
+    assert Influence.concat([a, a.select([1])]).n_params == 3
+    with pytest.raises(ValueError, match="different unit features"):
+        Influence.concat([a, b])
+
+
 @pytest.mark.parametrize("layout", ["sorted", "shuffled", "object", "float_time", "gap", "categorical"])
 def test_wide_panel_is_the_same_whatever_the_row_layout(layout: str) -> None:
     d = staggered_panel(np.random.default_rng(6), n_units=30, n_periods=8)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from evaluate.errors import AnalysisError
 
-__all__ = ["Grid", "WidePanel", "dense_grid", "row_groups", "sorted_codes", "time_labels", "wide_panel"]
+__all__ = ["Grid", "WidePanel", "dense_grid", "row_groups", "run_starts", "sorted_codes", "time_labels", "wide_panel"]
 
 
 @dataclass
@@ -173,17 +173,11 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             if present.all():  # consecutive values: the offsets are the codes
                 return offset, uniques
             return (np.cumsum(present) - 1)[offset], uniques
-    elif n > 1 and not isinstance(dtype, pd.CategoricalDtype) and not values.hasnans:
-        change = _changes(values)
-        if change is not None and 2 * int(change.sum()) < n:  # runs of at least two rows on average
-            starts = np.concatenate([[0], np.flatnonzero(change) + 1])
-            pa_array = getattr(values.array, "_pa_array", None)
-            firsts = _arrow_take(pa_array, starts) if pa_array is not None else np.asarray(values.to_numpy()[starts])
-            try:
-                increasing = bool(np.all(firsts[1:] > firsts[:-1]))
-            except TypeError:  # values that do not compare (mixed types)
-                increasing = False
-            if increasing:
+    else:
+        starts = run_starts(values)
+        if starts is not None and 2 * (len(starts) - 1) < n:  # runs of at least two rows on average
+            firsts = _increasing_firsts(values, starts)
+            if firsts is not None:
                 lengths = np.diff(np.concatenate([starts, [n]]))
                 return np.repeat(np.arange(len(starts), dtype=_index_type(len(starts))), lengths), firsts
     codes, uniques = pd.factorize(values, sort=True)
@@ -193,6 +187,36 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def _index_type(size: int) -> type[np.signedinteger]:
     """The smallest of int32 and int64 that holds ``size`` (codes of a long panel's columns)."""
     return np.int32 if size < 2**31 - 1 else np.int64
+
+
+def run_starts(values: pd.Series) -> np.ndarray | None:
+    """The first row of each run of equal consecutive values of a column, or ``None`` for a
+    column with missing values, a categorical, or a dtype without a cheap comparison.
+
+    Parameters
+    ----------
+    values
+        The column (e.g. a long panel's area codes, listed area by area).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Row positions, starting with 0.
+    """
+    if len(values) < 2 or isinstance(values.dtype, pd.CategoricalDtype) or values.hasnans:
+        return None
+    change = _changes(values)
+    return None if change is None else np.concatenate([[0], np.flatnonzero(change) + 1])
+
+
+def _increasing_firsts(values: pd.Series, starts: np.ndarray) -> np.ndarray | None:
+    """The values at ``starts`` if they increase strictly (as a NumPy array), else ``None``."""
+    pa_array = getattr(values.array, "_pa_array", None)
+    firsts = _arrow_take(pa_array, starts) if pa_array is not None else np.asarray(values.to_numpy()[starts])
+    try:
+        return firsts if bool(np.all(firsts[1:] > firsts[:-1])) else None
+    except TypeError:  # values that do not compare (mixed types)
+        return None
 
 
 def _changes(values: pd.Series) -> np.ndarray | None:
@@ -218,12 +242,9 @@ def _sorted_balanced(units: pd.Series, times: pd.Series) -> tuple[np.ndarray, np
     """
     n = len(units)
     t = times.to_numpy() if isinstance(times.dtype, np.dtype) and times.dtype.kind in "iuf" else None
-    if n < 2 or t is None or units.hasnans or isinstance(units.dtype, pd.CategoricalDtype):
+    starts = None if t is None else run_starts(units)
+    if starts is None:
         return None
-    change = _changes(units)
-    if change is None:
-        return None
-    starts = np.concatenate([[0], np.flatnonzero(change) + 1])
     length = n // len(starts)
     if length * len(starts) != n or not np.all(np.diff(starts) == length):
         return None
@@ -231,13 +252,8 @@ def _sorted_balanced(units: pd.Series, times: pd.Series) -> tuple[np.ndarray, np
     first = grid[0]
     if not (np.all(first[1:] > first[:-1]) and bool((grid == first).all())):
         return None
-    pa_array = getattr(units.array, "_pa_array", None)
-    firsts = _arrow_take(pa_array, starts) if pa_array is not None else np.asarray(units.to_numpy()[starts])
-    try:
-        increasing = bool(np.all(firsts[1:] > firsts[:-1]))
-    except TypeError:
-        return None
-    return (firsts, first.copy()) if increasing else None
+    firsts = _increasing_firsts(units, starts)
+    return None if firsts is None else (firsts, first.copy())
 
 
 def _arrow_take(array: object, positions: np.ndarray) -> np.ndarray:

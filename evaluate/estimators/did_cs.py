@@ -42,7 +42,7 @@ from scipy import linalg, sparse, stats
 from evaluate.designs.did import WidePanel, wide_panel
 from evaluate.errors import AnalysisError
 from evaluate.estimators.drdid import panel_did
-from evaluate.estimators.influence import CohortFeatures, Influence
+from evaluate.estimators.influence import CohortFeatures, Influence, inverse_cholesky
 from evaluate.results.effect import EffectResult, RowAccounting
 
 __all__ = ["callaway_santanna", "AttGt", "att_gt", "aggregate"]
@@ -266,20 +266,17 @@ def _cells_with_covariates(
 ) -> tuple[np.ndarray, Influence]:
     """Every ATT(g,t) with covariate adjustment, one 2x2 regression per cell (:func:`_cell`)."""
     cohort, times = panel.cohort, panel.times
-    never = np.isinf(cohort)
+    kinds, inverse = np.unique(cohort, return_inverse=True)
     n_cells = sum(len(js) for _, js, _ in cells)
     psi = np.zeros((panel.n, n_cells))
     att = np.zeros(n_cells)
     at = 0
     for g, js, bs in cells:
         treated = cohort == g
-        for j, b in zip(js, bs, strict=True):
+        member = _comparison(kinds, g, times[np.maximum(js, bs)] + anticipation, control)
+        for c, (j, b) in enumerate(zip(js, bs, strict=True)):
             if b != j:
-                if control == "never_treated":
-                    comp = never
-                else:
-                    comp = never | ((cohort > times[max(j, b)] + anticipation) & ~treated)
-                att[at], psi[:, at] = _cell(panel, w, int(j), int(b), treated, comp, method)
+                att[at], psi[:, at] = _cell(panel, w, int(j), int(b), treated, member[inverse, c], method)
             at += 1
     return att, Influence.from_dense(psi, cohort, w)
 
@@ -566,16 +563,11 @@ def _pretest_levels(res: AttGt, pre: np.ndarray) -> float | None:
     dd, dk, kk, upper, lower = 0.0, np.zeros(len(groups)), np.zeros(len(groups)), 0.0, np.inf
     for j, (g, m) in enumerate(zip(groups, windows, strict=True)):
         kg = int(np.searchsorted(kinds, g))
-        block = gram[kg, :m, :m] / wsum[kg] ** 2
-        chol, info = linalg.lapack.dpotrf(block, lower=1, clean=1)
-        if info != 0:
+        factored = inverse_cholesky(gram[kg, :m, :m] / wsum[kg] ** 2)
+        if factored is None:
             return None
-        inv, info = linalg.lapack.dtrtri(chol, lower=1)
-        if info != 0:
-            return None
-        flat = inv.reshape(-1)
-        lower = min(lower, 1.0 / float(flat @ flat))
-        upper = max(upper, float(np.abs(block).sum(axis=0).max()))
+        inv = factored[0]
+        upper, lower = max(upper, factored[1]), min(lower, factored[2])
         u = inv @ (feats.means[kg, :m] - feats.means[kc, :m])
         one = inv.sum(axis=1)
         h = inv @ control[:m, :m]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg, sparse
 
-__all__ = ["CohortFeatures", "DenseFeatures", "Influence"]
+__all__ = ["CohortFeatures", "DenseFeatures", "Influence", "inverse_cholesky"]
 
 HEAVY = 48  # columns with more non-zero coefficients than this take the dense route in quad_diag
 
@@ -264,6 +264,31 @@ def _entries(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.arange(total) + offsets
 
 
+def inverse_cholesky(d: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+    """``C^-1`` for the lower Cholesky factor ``C`` of a symmetric matrix, with bounds on its
+    eigenvalues, or ``None`` if it is not positive definite.
+
+    Parameters
+    ----------
+    d
+        The matrix.
+
+    Returns
+    -------
+    inverse, upper, lower
+        ``C^-1`` (explicit: one matrix product per use), ``||d||_1`` (at least the largest
+        eigenvalue) and ``1 / ||C^-1||_F^2`` (at most the smallest).
+    """
+    c, info = linalg.lapack.dpotrf(d, lower=1, clean=1)
+    if info != 0:
+        return None
+    inv, info = linalg.lapack.dtrtri(c, lower=1)
+    if info != 0:
+        return None
+    flat = inv.reshape(-1)
+    return inv, float(np.abs(d).sum(axis=0).max()), 1.0 / float(flat @ flat)
+
+
 def _woodbury(b: np.ndarray, members: list[np.ndarray], diag: list[np.ndarray], low: np.ndarray) -> float | None:
     """``b' (D + L L')^-1 b`` with ``D`` block diagonal (``diag`` on ``members``), or ``None`` if
     a block of ``D`` is not positive definite or a bound on the condition number of ``D + L L'``
@@ -275,16 +300,11 @@ def _woodbury(b: np.ndarray, members: list[np.ndarray], diag: list[np.ndarray], 
     """
     inverses, upper, lower = [], 0.0, np.inf
     for d in diag:
-        c, info = linalg.lapack.dpotrf(d, lower=1, clean=1)
-        if info != 0:
+        factored = inverse_cholesky(d)
+        if factored is None:
             return None
-        inv, info = linalg.lapack.dtrtri(c, lower=1)  # C^-1, explicit: one matrix product per use
-        if info != 0:
-            return None
-        inverses.append(inv)
-        upper = max(upper, float(np.abs(d).sum(axis=0).max()))  # ||D||_1 >= its largest eigenvalue
-        flat = inv.reshape(-1)
-        lower = min(lower, 1.0 / float(flat @ flat))  # smallest eigenvalue >= 1 / ||C^-1||_F^2
+        inverses.append(factored[0])
+        upper, lower = max(upper, factored[1]), min(lower, factored[2])
     flat = low.reshape(-1)
     if upper + float(flat @ flat) > 1e12 * lower:  # + ||L||_F^2: a bound on the condition number
         return None

@@ -78,6 +78,7 @@ import pandas as pd
 from scipy import special, stats
 
 from evaluate.data.periods import frequency_of
+from evaluate.designs.did import run_starts
 from evaluate.designs.its import Interruption, its_design, term_names
 from evaluate.errors import AnalysisError, suggest
 from evaluate.estimators.hac import newey_west_lags
@@ -944,11 +945,10 @@ def _factorize_areas(values: pd.Series) -> tuple[np.ndarray, Any]:
     A long panel lists each area's rows together, so string codes are hashed once per run of
     equal values instead of once per row; the codes and uniques are the same.
     """
-    if isinstance(values.dtype, pd.StringDtype) and len(values) > 1 and not values.hasnans:
-        arr = values.array
-        heads = np.concatenate([[0], np.flatnonzero(np.asarray(arr[1:] != arr[:-1], dtype=bool)) + 1])
-        codes, uniques = pd.factorize(arr.take(heads))
-        runs = np.diff(np.append(heads, len(arr)))
+    heads = run_starts(values) if isinstance(values.dtype, pd.StringDtype) else None
+    if heads is not None:
+        codes, uniques = pd.factorize(values.array.take(heads))
+        runs = np.diff(np.append(heads, len(values)))
         return np.repeat(codes.astype(np.int32), runs), np.asarray(uniques, dtype=object)
     return pd.factorize(values)
 
